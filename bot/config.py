@@ -1,0 +1,112 @@
+"""The one Settings object, read once at start from the environment or a ``.env`` file.
+
+Variable names are the contract of DESIGN.md section 2 (plus a few ``VPNBOT_TASK_*`` and ``VPNBOT_SIM_*`` knobs
+documented in the README). :func:`load_settings` turns any problem into :class:`ConfigError`, whose text is one
+line naming the variable and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_V2_ENDPOINT = "https://vpc.api.qcloud.com/v2/index.php"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the text is one line naming the variable and what to do."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90``, ``90s``, ``30m``, ``24h`` or ``2d`` (a number alone is seconds)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("write a duration such as 90s, 30m, 24h or 2d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+
+
+Duration = Annotated[timedelta, NoDecode]
+
+
+class Settings(BaseSettings):
+    """Everything vpnbot reads from its environment. Secrets are SecretStr: they never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    tencentcloud_secret_id: str | None = None
+    tencentcloud_secret_key: SecretStr | None = None
+    tencentcloud_region: str = "ap-guangzhou"
+    vpnbot_cloud_endpoint: str = DEFAULT_V2_ENDPOINT
+    vpnbot_signature_method: Literal["HmacSHA256", "HmacSHA1"] = "HmacSHA256"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    vpnbot_approvers: Annotated[tuple[str, ...], NoDecode] = ()
+    vpnbot_allow_self_approval: bool = False
+    vpnbot_approval_channel: str | None = None
+    vpnbot_request_ttl: Duration = timedelta(hours=24)
+    vpnbot_state_path: Path = Path("./vpnbot-state.sqlite")
+
+    vpnbot_task_poll_initial: Duration = timedelta(seconds=2)
+    vpnbot_task_poll_max: Duration = timedelta(seconds=30)
+    vpnbot_task_deadline: Duration = timedelta(minutes=30)
+    vpnbot_sim_task_seconds: float | None = Field(default=None, ge=0)
+    vpnbot_sim_world: Path | None = None
+
+    @field_validator("vpnbot_approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [item for item in re.split(r"[\s,]+", value) if item]
+        ids = tuple(str(item) for item in value)
+        bad = [item for item in ids if not _APPROVER.match(item)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a Slack user id (U...) or user group id (S...)")
+        return ids
+
+    @field_validator(
+        "vpnbot_request_ttl",
+        "vpnbot_task_poll_initial",
+        "vpnbot_task_poll_max",
+        "vpnbot_task_deadline",
+        mode="before",
+    )
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        duration = parse_duration(value)
+        if duration.total_seconds() <= 0:
+            raise ValueError("must be longer than zero")
+        return duration
+
+    @field_validator("vpnbot_cloud_endpoint", "slack_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; raises ConfigError with one line naming the first bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{variable}: {reason}; fix it in the environment or .env") from None

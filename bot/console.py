@@ -1,0 +1,134 @@
+"""What the terminal shows: connection tables, the diff table, JSON documents and the live task progress line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from bot.vpn.connection import VpnConnection
+from bot.vpn.diff import DiffRow
+from bot.vpn.params import PARAMS, SETTING_NAMES, Kind, SpdPolicy, Value, format_value
+
+SPINNER = "|/-\\"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with aligned columns; cells keep their line breaks out (joined by ' ')."""
+    cells = [[" ".join(str(c).split("\n")) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_connection(connection: VpnConnection) -> str:
+    """Every setting of a connection, by the seed's parameter names; the key only as set or not."""
+    head = [
+        f"{connection.vpn_conn_id}  {connection.name}",
+        f"  VPC {connection.vpc_id} {connection.vpc_name}".rstrip(),
+        f"  gateway {connection.vpn_gw_id} {connection.vpn_gw_name} ({connection.vpn_gw_address})",
+        f"  peer {connection.user_gw_id} {connection.user_gw_name} ({connection.user_gw_address})",
+        f"  status {connection.status_text}, network {connection.net_status or 'unknown'}",
+        "",
+    ]
+    rows = [(p.name, _cell(p.name, connection)) for p in PARAMS]
+    return "\n".join(head) + table(("parameter", "value"), rows)
+
+
+def _cell(name: str, connection: VpnConnection) -> str:
+    if name == "preSharedKey":
+        return "(set, hidden)" if connection.settings.psk_fingerprint else "(not set)"
+    return format_value(connection.settings[name]) or "(empty)"
+
+
+def render_diff(rows: Sequence[DiffRow]) -> str:
+    lines = [(r.name, r.current, r.proposed) for r in rows]
+    return table(("parameter", "current", "proposed"), lines)
+
+
+def json_value(value: Value) -> Any:
+    """A value as JSON: CIDR lists as sorted arrays, the SPD as an object, the rest as is."""
+    if isinstance(value, frozenset):
+        return [str(c) for c in sorted(value)]
+    if isinstance(value, SpdPolicy):
+        return {str(local): [str(r) for r in sorted(remotes)] for local, remotes in value.rules}
+    return value
+
+
+def connection_json(connection: VpnConnection) -> dict[str, Any]:
+    settings = {name: json_value(connection.settings[name]) for name in SETTING_NAMES}
+    return {
+        "vpcId": connection.vpc_id,
+        "vpnGwId": connection.vpn_gw_id,
+        "vpnConnId": connection.vpn_conn_id,
+        "vpcName": connection.vpc_name,
+        "vpnGwName": connection.vpn_gw_name,
+        "userGwId": connection.user_gw_id,
+        "vpnGwAddress": connection.vpn_gw_address,
+        "userGwAddress": connection.user_gw_address,
+        "vpcConnStatus": connection.status,
+        "status": connection.status_text,
+        "netStatus": connection.net_status,
+        "preSharedKeySet": connection.settings.psk_fingerprint is not None,
+        "settings": settings,
+    }
+
+
+def diff_json(rows: Sequence[DiffRow]) -> list[dict[str, Any]]:
+    return [{"parameter": r.name, "current": r.current, "proposed": r.proposed} for r in rows]
+
+
+def param_kinds_help() -> str:
+    lines = []
+    for p in PARAMS:
+        if p.kind is Kind.CHOICE:
+            hint = " | ".join(p.choices)
+        elif p.kind is Kind.INTEGER:
+            hint = f"{p.minimum}..{p.maximum if p.maximum is not None else ''} {p.unit}".rstrip()
+        else:
+            hint = p.description
+        lines.append(f"  {p.name:34} {hint}")
+    return "\n".join(lines)
+
+
+class ProgressLine:
+    """A task's progress on a terminal: one line redrawn in place on a TTY, a line per change otherwise."""
+
+    def __init__(self, task_id: int, stream: TextIO | None = None) -> None:
+        self.task_id = task_id
+        self.stream = stream or sys.stderr
+        self.status = "submitted"
+        self.started = time.monotonic()
+        self._ticker: asyncio.Task[None] | None = None
+        self.live = self.stream.isatty()
+
+    async def __aenter__(self) -> ProgressLine:
+        if self.live:
+            self._ticker = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+    async def changed(self, status: str, elapsed: float) -> None:
+        self.status = status
+        if not self.live:
+            self.stream.write(f"task {self.task_id}: {status} after {elapsed:.1f}s\n")
+            self.stream.flush()
+
+    async def _tick(self) -> None:
+        for frame in itertools.cycle(SPINNER):
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\r\033[K{frame} task {self.task_id}: {self.status} {elapsed:5.1f}s")
+            self.stream.flush()
+            await asyncio.sleep(0.2)

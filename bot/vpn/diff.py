@@ -1,0 +1,87 @@
+"""Current vs proposed: the parameters an edit changes, shown so that a reviewer can judge them.
+
+CIDR lists are sets (reordering is no change) and say what is added and removed; the pre-shared key is shown only
+as changed, never as a value. :func:`not_live` compares a proposal with what the cloud reports afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.vpn.connection import VpnSettings, secret_fingerprint
+from bot.vpn.edit import PSK, Proposal
+from bot.vpn.params import PARAMS_BY_NAME, SpdPolicy, Value, format_value
+
+HIDDEN = "(hidden)"
+CHANGED = "changed"
+UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One changed parameter. ``added``/``removed`` list CIDRs (or SPD pairs) for set-valued parameters."""
+
+    name: str
+    label: str
+    current: str
+    proposed: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def diff(current: VpnSettings, proposal: Proposal) -> list[DiffRow]:
+    """Exactly the parameters ``proposal`` changes, in the seed's order; empty when it changes nothing."""
+    rows: list[DiffRow] = []
+    for name in proposal.changed(current):
+        label = PARAMS_BY_NAME[name].label
+        if name == PSK:
+            rows.append(DiffRow(name, label, HIDDEN, CHANGED))
+            continue
+        before, after = current[name], proposal.value(name)
+        added, removed = _set_change(before, after)
+        rows.append(DiffRow(name, label, _show(before), _show(after), added, removed))
+    return rows
+
+
+def psk_state(current: VpnSettings, proposal: Proposal) -> str:
+    """``changed`` or ``unchanged``: all that is ever said about the key."""
+    return CHANGED if PSK in proposal.changed(current) else UNCHANGED
+
+
+def not_live(proposal: Proposal, changed: tuple[str, ...], live: VpnSettings) -> list[str]:
+    """The changed parameters whose proposed value the cloud does not report now.
+
+    The SPD is compared the way ``DescribeVpnConn`` can report it: its VPC-side and IDC-side CIDRs.
+    """
+    missing: list[str] = []
+    for name in changed:
+        if name == PSK:
+            key = proposal.pre_shared_key
+            if key is None or live.psk_fingerprint != secret_fingerprint(key.get_secret_value()):
+                missing.append(name)
+            continue
+        wanted, now = proposal.value(name), live[name]
+        if isinstance(wanted, SpdPolicy) and isinstance(now, SpdPolicy):
+            same = set(wanted.local_cidrs()) == set(now.local_cidrs()) and wanted.remote_cidrs() == now.remote_cidrs()
+        else:
+            same = wanted == now
+        if not same:
+            missing.append(name)
+    return missing
+
+
+def _show(value: Value) -> str:
+    text = format_value(value)
+    return text if text else "(empty)"
+
+
+def _set_change(before: Value, after: Value) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if isinstance(before, frozenset) and isinstance(after, frozenset):
+        return tuple(str(c) for c in sorted(after - before)), tuple(str(c) for c in sorted(before - after))
+    if isinstance(before, SpdPolicy) and isinstance(after, SpdPolicy):
+        old, new = before.pairs(), after.pairs()
+        return (
+            tuple(f"{a} -> {b}" for a, b in sorted(new - old)),
+            tuple(f"{a} -> {b}" for a, b in sorted(old - new)),
+        )
+    return (), ()
