@@ -83,6 +83,9 @@ def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
         problems.setdefault(name, message)
     cidrs_changed = merged["userGwCidrBlock"] != current["userGwCidrBlock"]
     spd_changed = merged["spdAcl"] != current["spdAcl"]
+    for name, changed in (("userGwCidrBlock", cidrs_changed), ("spdAcl", spd_changed)):
+        if changed and not merged[name]:
+            problems.setdefault(name, "cannot be emptied: change the peer networks through userGwCidrBlock or spdAcl")
     if cidrs_changed and spd_changed:
         both = "change userGwCidrBlock or spdAcl, not both: they describe the same peer networks"
         problems.setdefault("userGwCidrBlock", both)

@@ -231,20 +231,21 @@ def parse_cidr(text: str) -> Cidr:
 
 def parse_cidr_list(text: str) -> CidrSet:
     """CIDRs separated by commas, spaces or new lines; duplicates collapse, order does not matter."""
-    items = [item for item in re.split(r"[\s,;]+", text.strip()) if item]
+    items = [item for item in re.split(r"[\s,]+", text.strip()) if item]
     return frozenset(parse_cidr(item) for item in items)
 
 
 def parse_spd(text: str) -> SpdPolicy:
     """An SPD policy as JSON (``{"10.0.0.0/24": ["192.168.1.0/24"]}`` or a list of such objects) or as lines
-    ``10.0.0.0/24: 192.168.1.0/24, 192.168.2.0/24`` (``->`` works as the separator too)."""
+    ``10.0.0.0/24: 192.168.1.0/24, 192.168.2.0/24`` (``->`` works as the separator too; ``;`` ends a rule like a
+    line break, so the one-line form ``str(policy)`` reads back)."""
     text = text.strip()
     if not text:
         return SpdPolicy()
     if text[0] in "[{":
         return _spd_from_json(text)
     mapping: dict[Cidr, set[Cidr]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(re.split(r"[\n;]", text), start=1):
         if not line.strip():
             continue
         parts = re.split(r"\s*(?:->|=>|:)\s*", line.strip(), maxsplit=1)

@@ -1,0 +1,81 @@
+"""Wiring the settings to a cloud: the API client and task follower, against Tencent Cloud or the embedded simulator.
+
+``open_cloud(settings, sim=True)`` starts the simulator in this process on a free loopback port with the demo world
+(or ``VPNBOT_SIM_WORLD``) and points the client at it with the world's own credentials, so no Tencent Cloud
+account is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from bot.config import ConfigError, Settings
+from bot.tencent import Credentials, TaskFollower, VpcClient
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """What a command needs of the cloud: the client, a follower for its tasks, and the simulator's URL if any."""
+
+    client: VpcClient
+    follower: TaskFollower
+    sim_url: str | None = None
+
+
+def credentials_from(settings: Settings) -> Credentials:
+    if not settings.tencentcloud_secret_id:
+        raise ConfigError("TENCENTCLOUD_SECRET_ID is not set: export your API key pair, or use --sim")
+    if settings.tencentcloud_secret_key is None or not settings.tencentcloud_secret_key.get_secret_value():
+        raise ConfigError("TENCENTCLOUD_SECRET_KEY is not set: export your API key pair, or use --sim")
+    return Credentials(settings.tencentcloud_secret_id, settings.tencentcloud_secret_key)
+
+
+def follower_for(client: VpcClient, settings: Settings) -> TaskFollower:
+    return TaskFollower(
+        client.task_status,
+        initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
+        max_interval=settings.vpnbot_task_poll_max.total_seconds(),
+        deadline=settings.vpnbot_task_deadline.total_seconds(),
+    )
+
+
+@asynccontextmanager
+async def open_cloud(settings: Settings, *, sim: bool) -> AsyncIterator[Cloud]:
+    """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it."""
+    async with AsyncExitStack() as stack:
+        endpoint = settings.vpnbot_cloud_endpoint
+        sim_url: str | None = None
+        if sim:
+            credentials, sim_url = await _start_sim(settings, stack)
+            endpoint = sim_url
+        else:
+            credentials = credentials_from(settings)
+        client = await stack.enter_async_context(
+            VpcClient(
+                credentials,
+                endpoint=endpoint,
+                region=settings.tencentcloud_region,
+                signature_method=settings.vpnbot_signature_method,
+            )
+        )
+        yield Cloud(client, follower_for(client, settings), sim_url)
+
+
+async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:
+    from bot.sim import SimServer, SimState, load_world
+
+    try:
+        world = load_world(settings.vpnbot_sim_world)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"VPNBOT_SIM_WORLD: cannot load {settings.vpnbot_sim_world}: {error}") from None
+    if settings.vpnbot_sim_task_seconds is not None:
+        world = world.model_copy(update={"task_seconds": settings.vpnbot_sim_task_seconds})
+    if not world.credentials:
+        raise ConfigError("VPNBOT_SIM_WORLD: the world has no credentials")
+    secret_id, secret_key = next(iter(world.credentials.items()))
+    server = await stack.enter_async_context(SimServer(SimState(world)))
+    return Credentials(secret_id, SecretStr(secret_key)), server.url

@@ -1,0 +1,134 @@
+"""Following a cloud task (a ``taskId`` from ``ModifyVpnConnEx``) until it ends or a deadline passes.
+
+A :class:`TaskFollower` is a plain coroutine driver: no threads, no shared state between follows, so thousands of
+tasks can be followed at once on one event loop, and cancelling the awaiting task stops the follow at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.tencent.errors import CloudError
+
+__all__ = ["TaskFollower", "TaskOutcome", "TaskResult", "TaskState", "TaskStatus"]
+
+log = logging.getLogger("bot.tencent")
+
+
+class TaskStatus(enum.Enum):
+    """A task's status as ``DescribeVpcTaskResult`` reports it (0 succeeded, 1 failed, anything else running)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """One poll's answer: the status, and the cloud's words about a failure when it gives any."""
+
+    status: TaskStatus
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status is not TaskStatus.RUNNING
+
+
+class TaskOutcome(enum.Enum):
+    """How a follow ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The end of a follow. ``message``: the cloud's failure words (FAILED), or the error of the last poll when it
+    failed (TIMED_OUT; empty when the last poll simply said "running"). ``elapsed`` is in seconds of ``clock``."""
+
+    task_id: int
+    outcome: TaskOutcome
+    elapsed: float
+    polls: int
+    message: str = ""
+
+
+Poll = Callable[[int], Awaitable[TaskState]]
+OnChange = Callable[[TaskState, float], Awaitable[None]]
+
+
+class TaskFollower:
+    """Polls a task with a growing interval until it succeeds, fails or ``deadline`` seconds pass.
+
+    The first poll is immediate; then the wait is ``initial_interval``, multiplied by ``factor`` after each poll,
+    capped at ``max_interval``, and never longer than the time left before the deadline (so the last poll happens at
+    the deadline). A poll that raises :class:`CloudError` does not end the follow; any other exception, including
+    cancellation and exceptions from ``on_change``, propagates. ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        poll: Poll,
+        *,
+        initial_interval: float = 2.0,
+        max_interval: float = 30.0,
+        factor: float = 1.5,
+        deadline: float = 1800.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if initial_interval <= 0 or max_interval < initial_interval:
+            raise ValueError("need 0 < initial_interval <= max_interval")
+        if factor < 1 or deadline < 0:
+            raise ValueError("need factor >= 1 and deadline >= 0")
+        self._poll = poll
+        self._initial = initial_interval
+        self._max = max_interval
+        self._factor = factor
+        self._deadline = deadline
+        self._clock = clock
+        self._sleep = sleep
+
+    async def follow(self, task_id: int, on_change: OnChange | None = None) -> TaskResult:
+        """Follow ``task_id`` to its end. ``on_change(state, elapsed)`` is awaited once per status change, the
+        first status included; a failed poll is not a change."""
+        start = self._clock()
+        interval = self._initial
+        polls = 0
+        previous: TaskStatus | None = None
+        while True:
+            polls += 1
+            state, error = await self._poll_once(task_id)
+            elapsed = self._clock() - start
+            if state is not None and state.status is not previous:
+                previous = state.status
+                if on_change is not None:
+                    await on_change(state, elapsed)
+            if state is not None and state.done:
+                return self._finish(task_id, _OUTCOMES[state.status], elapsed, polls, state.message)
+            remaining = self._deadline - elapsed
+            if remaining <= 0:
+                return self._finish(task_id, TaskOutcome.TIMED_OUT, elapsed, polls, error)
+            await self._sleep(min(interval, remaining))
+            interval = min(interval * self._factor, self._max)
+
+    async def _poll_once(self, task_id: int) -> tuple[TaskState | None, str]:
+        try:
+            return await self._poll(task_id), ""
+        except CloudError as error:
+            log.info("task %d: poll failed (%s), will retry", task_id, type(error).__name__)
+            return None, str(error)
+
+    def _finish(self, task_id: int, outcome: TaskOutcome, elapsed: float, polls: int, message: str) -> TaskResult:
+        log.info("task %d: %s after %.1f s, %d polls", task_id, outcome.value, elapsed, polls)
+        return TaskResult(task_id, outcome, elapsed, polls, message)
+
+
+_OUTCOMES = {TaskStatus.SUCCEEDED: TaskOutcome.SUCCEEDED, TaskStatus.FAILED: TaskOutcome.FAILED}
