@@ -203,6 +203,10 @@ async def test_reused_nonce_is_4500_but_only_after_a_verified_signature(
     assert first["code"] == 0
     again = await call(http, sim, "DescribeVpnConn", {"limit": "1"}, nonce=nonce)
     assert (again["code"], again["codeDesc"]) == (4500, "ReplayAttack")
+    padded = signed("DescribeVpnConn", {})
+    padded["Nonce"] = f"000{nonce}"
+    padded["Signature"] = sign(DEMO_SECRET_KEY, string_to_sign("GET", LOOPBACK, "/v2/index.php", padded), "HmacSHA256")
+    assert (await send(http, sim, padded)).json()["code"] == 4500  # the same number
     clock.advance(301)
     later = await call(http, sim, "DescribeVpnConn", {}, nonce=nonce, timestamp=clock.now)
     assert later["code"] == 0
@@ -250,7 +254,7 @@ async def test_edit_runs_a_task_then_is_applied(http: httpx.AsyncClient, sim: Si
     assert done["IKESet"]["dhGroupName"] == "group5"
 
 
-async def test_underscore_names_read_as_dots(http: httpx.AsyncClient, sim: SimServer, state: SimState) -> None:
+async def test_underscore_names_read_as_dots(http: httpx.AsyncClient, sim: SimServer) -> None:
     answer = await call(http, sim, "ModifyVpnConnEx", modify_params(userGwCidrBlock_0="10.100.6.0/24"), method="POST")
     assert answer["data"]["userGwSubnetList"] == ["10.100.6.0/24"]
 

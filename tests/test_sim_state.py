@@ -546,3 +546,11 @@ def test_faults_can_come_from_the_world_file(clock: FakeClock) -> None:
     state = SimState(World.model_validate(document), clock=clock)
     assert state.draw_fault("DescribeVpnConn").code == 4400
     assert state.faults.task_outcome == "failed"
+
+
+def test_absurd_parameter_names_are_unknown_not_internal_errors(state: SimState) -> None:
+    name = "userGwCidrBlock." + "9" * 5000
+    error = api_error(lambda: state.modify_vpn_conn_ex(shanghai(**{name: "10.9.0.0/24"})))
+    assert error.code == 4000
+    assert "unknown parameter" in error.message
+    assert len(error.message) < 300

@@ -20,6 +20,7 @@ import asyncio
 import collections
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -79,6 +80,7 @@ class NonceCache:
         return False
 
 
+_NONCE: Final = re.compile("[0-9]{1,19}")
 _STATE_KEY: Final = web.AppKey("sim_state", SimState)
 _NONCES_KEY: Final = web.AppKey("sim_nonces", NonceCache)
 
@@ -146,9 +148,9 @@ def _check_timestamp(text: str, now: float) -> None:
 
 
 def _check_nonce(nonces: NonceCache, secret_id: str, text: str, now: float) -> None:
-    if not text.isdigit() or int(text) <= 0:
+    if _NONCE.fullmatch(text) is None or int(text) == 0:
         raise SimApiError(4000, "InvalidParameter", "Nonce: must be a positive whole number")
-    if nonces.replayed(secret_id, text, now):
+    if nonces.replayed(secret_id, str(int(text)), now):
         message = f"the Nonce was already used with this SecretId in the last {NONCE_WINDOW_SECONDS} s"
         raise SimApiError(4500, "ReplayAttack", message)
 

@@ -248,8 +248,8 @@ def _matches(item: Mapping[str, Any], wanted: str, numeric_key: str, un_key: str
     return wanted in (str(item.get(numeric_key, "")), str(item.get(un_key, "")))
 
 
-_CIDR_ELEMENT = re.compile(r"^userGwCidrBlock\.(\d+)$")
-_SPD_ELEMENT = re.compile(r"^spdAcl\.(\d+)$")
+_CIDR_ELEMENT = re.compile(r"^userGwCidrBlock\.([0-9]{1,4})$")
+_SPD_ELEMENT = re.compile(r"^spdAcl\.([0-9]{1,4})$")
 _BLOCK_FIELD = re.compile(r"^(IKESet|IPsecSet)\.(?:(\d+)\.)?([A-Za-z]+)$")
 _PLAIN_EDITS = ("vpnConnName", PSK)
 
@@ -372,14 +372,6 @@ def _block_of(item: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 def peer_pairs(connection: VpnConnection) -> frozenset[Pair]:
     """The (VPC-side, IDC-side) CIDR pairs a connection's SPD covers."""
     return connection.settings.spd().pairs()
-
-
-def first_clash(mine: frozenset[Pair], others: frozenset[Pair]) -> tuple[Pair, Pair] | None:
-    """A pair of ``mine`` and one of ``others`` covering common traffic, identical pairs included."""
-    common = sorted(mine & others)
-    if common:
-        return common[0], common[0]
-    return first_pair_overlap(mine, others)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -589,7 +581,7 @@ class SimState:
         for other in self._connections.values():
             if other["unVpnGwId"] != new_item["unVpnGwId"] or other["unVpnConnId"] == new_item["unVpnConnId"]:
                 continue
-            clash = first_clash(mine, peer_pairs(connection_from_describe(other)))
+            clash = first_pair_overlap(mine, peer_pairs(connection_from_describe(other)))
             if clash is not None:
                 (a_local, a_remote), (b_local, b_remote) = clash
                 name = "spdAcl" if "spdAcl" in edits else "userGwCidrBlock"

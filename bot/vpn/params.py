@@ -201,7 +201,7 @@ class InvalidParametersError(ValueError):
 
     def __init__(self, problems: Mapping[str, str]) -> None:
         self.problems: dict[str, str] = dict(problems)
-        super().__init__("; ".join(f"{name}: {message}" for name, message in self.problems.items()))
+        super().__init__(" | ".join(f"{name}: {message}" for name, message in self.problems.items()))
 
 
 def canonical_name(name: str) -> str:
@@ -307,10 +307,9 @@ def parse_value(param: Param, text: str) -> Value:
 
 
 def _parse_integer(param: Param, text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise ParameterError(f"{text[:40]!r} is not a whole number") from None
+    if not re.fullmatch(r"[+-]?\d{1,12}", text):
+        raise ParameterError(f"{text[:40]!r} is not a whole number")
+    number = int(text)
     try:
         return _INT_ADAPTERS[param.name].validate_python(number)
     except ValidationError:
@@ -378,7 +377,7 @@ def rule_problems(values: Mapping[str, Value]) -> dict[str, str]:
         if overlap:
             problems["userGwCidrBlock"] = f"{overlap[0]} overlaps {overlap[1]}"
     if isinstance(spd, SpdPolicy):
-        pair_overlap = first_pair_overlap(spd.pairs(), spd.pairs())
+        pair_overlap = first_self_overlap(spd.pairs())
         if pair_overlap:
             problems["spdAcl"] = f"pairs overlap: {_pair(pair_overlap[0])} and {_pair(pair_overlap[1])}"
     for side in ("local", "remote"):
@@ -403,12 +402,22 @@ Pair: TypeAlias = tuple[Cidr, Cidr]
 
 
 def first_pair_overlap(mine: Iterable[Pair], others: Iterable[Pair]) -> tuple[Pair, Pair] | None:
-    """A pair of ``mine`` and a different pair of ``others`` covering common traffic (both sides overlap)."""
+    """A pair of ``mine`` and a pair of ``others`` covering common traffic (both sides overlap; equal pairs do)."""
     other_list = sorted(others)
     for a in sorted(mine):
         for b in other_list:
-            if a != b and a[0].overlaps(b[0]) and a[1].overlaps(b[1]):
+            if a[0].overlaps(b[0]) and a[1].overlaps(b[1]):
                 return a, b
+    return None
+
+
+def first_self_overlap(pairs: Iterable[Pair]) -> tuple[Pair, Pair] | None:
+    """Two distinct pairs of one policy covering common traffic, or None."""
+    ordered = sorted(set(pairs))
+    for i, a in enumerate(ordered):
+        found = first_pair_overlap([a], ordered[i + 1 :])
+        if found:
+            return found
     return None
 
 
