@@ -60,6 +60,7 @@ async def open_cloud(settings: Settings, *, sim: bool) -> AsyncIterator[Cloud]:
                 endpoint=endpoint,
                 region=settings.tencentcloud_region,
                 signature_method=settings.vpnbot_signature_method,
+                timeout=settings.vpnbot_cloud_timeout.total_seconds(),
             )
         )
         yield Cloud(client, follower_for(client, settings), sim_url)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     tencentcloud_region: str = "ap-guangzhou"
     vpnbot_cloud_endpoint: str = DEFAULT_V2_ENDPOINT
     vpnbot_signature_method: Literal["HmacSHA256", "HmacSHA1"] = "HmacSHA256"
+    vpnbot_cloud_timeout: Duration = timedelta(seconds=10)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "vpnbot_request_ttl",
+        "vpnbot_cloud_timeout",
         "vpnbot_task_poll_initial",
         "vpnbot_task_poll_max",
         "vpnbot_task_deadline",

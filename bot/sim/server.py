@@ -188,6 +188,7 @@ async def handle_api(request: web.Request) -> web.Response:
     try:
         params = await request_params(request)
         action = shown_name(params.get("Action", "?"))
+        request.app[_STATE_KEY].arrivals[action] += 1
         names = ", ".join(shown_name(n) for n in sorted(params) if n not in COMMON_PARAMS)
         response = await _answer(request.app[_STATE_KEY], request.app[_NONCES_KEY], request, params)
         code = "0" if response.status == 200 else f"HTTP {response.status}"
@@ -196,6 +197,7 @@ async def handle_api(request: web.Request) -> web.Response:
     except Exception as error:  # an answer, not a dropped connection: the client must see what a real 6000 looks like
         logger.error("%s failed inside the simulator: %s", action, type(error).__name__)
         response, code = web.json_response(_fault_error(6000).to_json()), "6000"
+    request.app[_STATE_KEY].journal.append((action, code))
     logger.info("%s -> %s in %.3f s (params: %s)", action, code, time.perf_counter() - started, names or "none")
     return response
 

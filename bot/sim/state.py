@@ -18,6 +18,7 @@ import json
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -421,8 +422,15 @@ class SimState:
         self._next_task_id = FIRST_TASK_ID
         self.clock = clock
         self.rng = random.Random(seed)
+        # What tests count: requests per Action as they arrive, and each answer as (Action, code or "HTTP 503").
+        self.arrivals: Counter[str] = Counter()
+        self.journal: list[tuple[str, str]] = []
 
     # -- credentials and faults ----------------------------------------------------------------------------------
+
+    def received(self, action: str) -> int:
+        """How many requests for ``action`` have arrived, answered or not (a client may give up before the answer)."""
+        return self.arrivals[action]
 
     def secret_key_for(self, secret_id: str) -> str | None:
         """The SecretKey of ``secret_id``, or None when the world does not know it."""

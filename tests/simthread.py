@@ -1,0 +1,76 @@
+"""The simulator on a real loopback port, served from its own thread and event loop.
+
+Synchronous tests (the CLI runs ``asyncio.run`` itself) use it as the cloud; async tests can use ``SimServer``
+directly. ``call`` runs a function on the simulator's loop, so the world is never touched from two threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from bot.sim import SimServer, SimState, World, load_world
+
+T = TypeVar("T")
+
+CANARY_SECRET_ID = "AKIDcanaryTESTxxxxxxxxxxxxxxxxxxxxxx"
+CANARY_SECRET_KEY = "canary-secret-key-7f3a9c1e5b"
+
+
+class ThreadedSim:
+    def __init__(self, world: World) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.server = SimServer(SimState(world))
+        self._thread = threading.Thread(target=self.loop.run_forever, name="sim", daemon=True)
+
+    @property
+    def state(self) -> SimState:
+        return self.server.state
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def faults(self, **patch: Any) -> None:
+        self.call(lambda: self.state.update_faults(patch))
+
+    def received(self, action: str) -> int:
+        return self.call(lambda: self.state.received(action))
+
+    def connection(self, vpn_conn_id: str) -> dict[str, Any]:
+        return self.call(lambda: self.state.connection(vpn_conn_id))
+
+
+def canary_world(task_seconds: float = 0.2) -> World:
+    """The demo world, signed for with a unique key that tests search for in every output."""
+    world = load_world(None)
+    return world.model_copy(update={"credentials": {CANARY_SECRET_ID: CANARY_SECRET_KEY}, "task_seconds": task_seconds})
+
+
+@contextmanager
+def threaded_sim(world: World) -> Iterator[ThreadedSim]:
+    sim = ThreadedSim(world)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
