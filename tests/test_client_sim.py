@@ -17,6 +17,7 @@ from bot.tencent import (
     SignatureMethod,
     TaskFollower,
     TaskOutcome,
+    TaskState,
     VpcClient,
 )
 from bot.vpn.edit import propose
@@ -45,8 +46,8 @@ async def test_edit_follow_verify_with_each_signature_method(sim: SimServer, met
         follower = TaskFollower(client.task_status, initial_interval=0.05, max_interval=0.1, deadline=5)
         seen: list[str] = []
 
-        async def on_change(state: object, elapsed: float) -> None:
-            seen.append(getattr(state, "status").value)
+        async def on_change(state: TaskState, elapsed: float) -> None:
+            seen.append(state.status.value)
 
         result = await follower.follow(task_id, on_change)
         assert result.outcome is TaskOutcome.SUCCEEDED
