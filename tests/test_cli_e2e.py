@@ -53,19 +53,25 @@ def edit(*sets: str, conn: str = SEED_CONN, extra: tuple[str, ...] = ("--yes",))
         ),
         (
             ('spdAcl={"10.0.0.0/24":["172.16.5.0/24","172.16.6.0/24"]}',),
-            lambda item: item["sourceCidr"] == ["10.0.0.0/24"]
-            and sorted(item["destinationCidr"]) == ["172.16.5.0/24", "172.16.6.0/24"],
+            lambda item: (
+                item["sourceCidr"] == ["10.0.0.0/24"]
+                and sorted(item["destinationCidr"]) == ["172.16.5.0/24", "172.16.6.0/24"]
+            ),
         ),
         (
             ("IKESet.dhGroupName=group24", "IKESet.exchangeMode=aggressive", "IKESet.ikeSaLifetimeSeconds=3600"),
-            lambda item: (ike := item.get("IKESet") or item["IKEArr"])["dhGroupName"] == "group24"
-            and ike["exchangeMode"] == "aggressive"
-            and str(ike["ikeSaLifetimeSeconds"]) == "3600",
+            lambda item: (
+                (ike := item.get("IKESet") or item["IKEArr"])["dhGroupName"] == "group24"
+                and ike["exchangeMode"] == "aggressive"
+                and str(ike["ikeSaLifetimeSeconds"]) == "3600"
+            ),
         ),
         (
             ("IKESet.encryptAlgorithm=aes-cbc-192", "IPsecSet.pfsDhGroup=dh-group5"),
-            lambda item: (ipsec := item.get("IPsecSet") or item["IPSECArr"])["encryptAlgorithm"] == "aes-cbc-192"
-            and ipsec["pfsDhGroup"] == "dh-group5",
+            lambda item: (
+                (ipsec := item.get("IPsecSet") or item["IPSECArr"])["encryptAlgorithm"] == "aes-cbc-192"
+                and ipsec["pfsDhGroup"] == "dh-group5"
+            ),
         ),
     ],
     ids=["name", "key", "cidrs", "spd", "ike", "ipsec"],
