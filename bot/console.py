@@ -121,8 +121,9 @@ class ProgressLine:
             self.stream.flush()
 
     async def changed(self, status: str, elapsed: float) -> None:
+        """Record a new status; off a TTY print it, unless it is the end (the caller reports that)."""
         self.status = status
-        if not self.live:
+        if not self.live and status == "running":
             self.stream.write(f"task {self.task_id}: {status} after {elapsed:.1f}s\n")
             self.stream.flush()
 
