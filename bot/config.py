@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     vpnbot_approval_channel: str | None = None
     vpnbot_request_ttl: Duration = timedelta(hours=24)
     vpnbot_state_path: Path = Path("./vpnbot-state.sqlite")
+    vpnbot_store_key: SecretStr | None = None
 
     vpnbot_task_poll_initial: Duration = timedelta(seconds=2)
     vpnbot_task_poll_max: Duration = timedelta(seconds=30)

@@ -1,9 +1,148 @@
-"""``vpnbot serve``: placeholder until the Slack bot lands (issue: Step 2)."""
+"""``vpnbot serve``: the bot in Socket Mode (when ``SLACK_APP_TOKEN`` is set) or over HTTP at ``/slack/events``
+with ``GET /healthz``; running tasks are resumed at start, pending cards expire on time, SIGINT/SIGTERM stop it
+cleanly (followed tasks are picked up again at the next start)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cloud import open_cloud
 from bot.config import ConfigError, Settings
+from bot.slack import changes
+from bot.slack.app import build_app
+from bot.slack.context import ApproverPolicy, BotContext
+from bot.store import Store, StoreError
+from bot.vpn.connection import use_fingerprint_key
+
+log = logging.getLogger("bot.slack")
+
+
+@dataclass(frozen=True)
+class SlackCredentials:
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+
+def slack_credentials(settings: Settings) -> SlackCredentials:
+    """The Slack credentials ``serve`` needs; ConfigError naming the variable when one is missing or wrong."""
+    bot = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    if not bot:
+        raise ConfigError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from your Slack app")
+    if not bot.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN: must be a bot token starting with xoxb-")
+    app = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if app and not app.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN: must be an app-level token starting with xapp- (or unset it for HTTP mode)")
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    if not app and not secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: copy it from Basic Information, or set SLACK_APP_TOKEN for Socket Mode"
+        )
+    return SlackCredentials(bot, secret or None, app or None)
+
+
+def slack_client(settings: Settings, token: str) -> AsyncWebClient:
+    """The Web API client: 429s are retried after ``Retry-After``, connection errors once."""
+    handlers = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, retry_handlers=handlers, timeout=15)
+
+
+@dataclass
+class RunningBot:
+    context: BotContext
+    url: str | None
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "0.0.0.0") -> AsyncIterator[RunningBot]:
+    """The bot, serving, for the life of the block: store open, cloud ready, tasks resumed, sweeper running."""
+    credentials = slack_credentials(settings)
+    try:
+        store = Store.open(settings.vpnbot_state_path, key=_store_key(settings))
+    except StoreError as error:
+        raise ConfigError(f"VPNBOT_STATE_PATH: {error}") from None
+    use_fingerprint_key(store.derived_key("settings-fingerprint"))
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(store.aclose)
+        cloud = await stack.enter_async_context(open_cloud(settings, sim=sim))
+        client = slack_client(settings, credentials.bot_token)
+        ctx = BotContext(settings, cloud, store, client, ApproverPolicy(settings.vpnbot_approvers, client))
+        app = build_app(ctx, signing_secret=None if credentials.socket_mode else credentials.signing_secret)
+        stack.push_async_callback(_stop_background, ctx)
+        url: str | None = None
+        if credentials.socket_mode:
+            handler = AsyncSocketModeHandler(app, credentials.app_token)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            stack.push_async_callback(handler.close_async)
+        else:
+            web_app = app.web_app(path="/slack/events", port=port)
+            web_app.router.add_get("/healthz", _healthz)
+            runner = web.AppRunner(web_app, access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            bound = runner.addresses[0][1] if runner.addresses else port
+            url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{bound}/slack/events"
+        resumed = await changes.resume(ctx)
+        if resumed:
+            log.info("resumed %d change request(s)", resumed)
+        ctx.spawn(_sweep(ctx), "expiry-sweeper")
+        yield RunningBot(ctx, url)
+
+
+def _store_key(settings: Settings) -> str | None:
+    return settings.vpnbot_store_key.get_secret_value() if settings.vpnbot_store_key else None
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def _sweep(ctx: BotContext) -> None:
+    interval = max(1.0, min(30.0, ctx.settings.vpnbot_request_ttl.total_seconds() / 4))
+    while True:
+        try:
+            await changes.expire_due(ctx)
+        except StoreError as error:
+            log.warning("expiry sweep failed: %s", error)
+        await asyncio.sleep(interval)
+
+
+async def _stop_background(ctx: BotContext) -> None:
+    for task in list(ctx.background):
+        task.cancel()
+    for task in list(ctx.background):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 async def run_bot(settings: Settings, *, sim: bool, port: int) -> int:
-    raise ConfigError("vpnbot serve is not available yet in this version; use vpnbot edit")
+    """Serve until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_bot(settings, sim=sim, port=port) as bot:
+        mode = "Socket Mode" if bot.url is None else f"HTTP at {bot.url} (GET /healthz)"
+        cloud = "the embedded simulator" if sim else settings.vpnbot_cloud_endpoint
+        print(f"vpnbot serving in {mode}; cloud: {cloud}; state: {settings.vpnbot_state_path}", flush=True)
+        await stop.wait()
+    print("vpnbot stopped", flush=True)
+    return 0

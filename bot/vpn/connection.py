@@ -29,8 +29,18 @@ from bot.vpn.params import (
     parse_value,
 )
 
-# Fingerprints are keyed by a per-process secret, so a fingerprint in memory says nothing about the key itself.
-_FINGERPRINT_KEY = secrets.token_bytes(32)
+# Fingerprints are keyed by a secret, so a fingerprint says nothing about the key itself. Random per process unless
+# the bot sets a persistent one (derived from its store key), so that fingerprints taken before a restart still match.
+_fingerprint_key = secrets.token_bytes(32)
+
+
+def use_fingerprint_key(key: bytes) -> None:
+    """Key secret fingerprints with ``key`` from now on (at least 32 bytes; keep it as secret as the store key)."""
+    global _fingerprint_key
+    if len(key) < 32:
+        raise ValueError("a fingerprint key needs at least 32 bytes")
+    _fingerprint_key = bytes(key)
+
 
 CONN_STATUS_TEXT: Mapping[int, str] = {
     0: "creating",
@@ -47,7 +57,7 @@ IPSEC_BLOCKS = ("IPsecSet", "IPSECArr")
 
 def secret_fingerprint(secret: str) -> str:
     """A keyed digest of ``secret``: equal secrets give equal fingerprints within this process."""
-    return hmac.new(_FINGERPRINT_KEY, secret.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(_fingerprint_key, secret.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class CloudDataError(ValueError):

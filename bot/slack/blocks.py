@@ -1,0 +1,393 @@
+"""Block Kit for vpnbot, built as ``slack_sdk.models`` objects by pure functions (no Slack, no I/O).
+
+Every view and message the bot sends comes from here, so Slack's limits are checked by the models' ``to_dict()``
+before anything is sent. The edit modal's input blocks have ``block_id`` == element ``action_id`` == the seed's
+parameter name, so validation problems map straight onto ``response_action: errors``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    RawTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    TableBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.vpn.change import ChangeRequest, ChangeState
+from bot.vpn.connection import VpnConnection
+from bot.vpn.diff import DiffRow
+from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, format_value
+
+EDIT_CALLBACK = "vpn_edit"
+REJECT_CALLBACK = "reject_reason"
+APPROVE_ACTION = "approve_change"
+REJECT_ACTION = "reject_change"
+EDIT_BUTTON_ACTION = "edit_connection"
+REVIEW_AGAIN_ACTION = "review_again"
+REASON_BLOCK = "reason"
+CELL_MAX = 400
+SECTION_MAX = 2900
+GROUPS = (("", "Connection"), ("peers", "Peer networks"), ("IKESet", "IKE"), ("IPsecSet", "IPsec"))
+
+STATE_EMOJI = {
+    ChangeState.PENDING: ":hourglass_flowing_sand:",
+    ChangeState.APPROVED: ":white_check_mark:",
+    ChangeState.SUBMITTING: ":outbox_tray:",
+    ChangeState.RUNNING: ":gear:",
+    ChangeState.SUCCEEDED: ":large_green_circle:",
+    ChangeState.FAILED: ":red_circle:",
+    ChangeState.UNKNOWN: ":grey_question:",
+    ChangeState.REJECTED: ":no_entry:",
+    ChangeState.EXPIRED: ":alarm_clock:",
+    ChangeState.CANCELLED: ":leftwards_arrow_with_hook:",
+    ChangeState.STALE: ":warning:",
+}
+
+
+def esc(text: str) -> str:
+    """Text made safe for mrkdwn: Slack's three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A time in Slack's ``<!date^...>`` format, shown in each reader's time zone, with a UTC fallback."""
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+def user(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def metadata(**values: str) -> str:
+    """``private_metadata``: a small JSON object (Slack allows 3000 characters)."""
+    text = json.dumps(values, separators=(",", ":"))
+    if len(text) > 3000:
+        raise ValueError("private_metadata is longer than 3000 characters")
+    return text
+
+
+# -- modals ----------------------------------------------------------------------------------------------------
+
+
+def loading_view(vpn_conn_id: str, private_metadata: str) -> View:
+    """Opened at once (the trigger_id lives 3 s); replaced by the form when the cloud answers."""
+    return View(
+        type="modal",
+        callback_id=EDIT_CALLBACK,
+        title="Edit VPN connection",
+        close="Cancel",
+        private_metadata=private_metadata,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f":hourglass: Reading `{esc(vpn_conn_id)}` from Tencent Cloud…"))
+        ],
+    )
+
+
+def message_view(title: str, text: str, callback_id: str = EDIT_CALLBACK) -> View:
+    """A modal that only says something (a cloud error while loading, an explanation)."""
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=clip(title, 24),
+        close="Close",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))],
+    )
+
+
+def edit_form(connection: VpnConnection, private_metadata: str) -> View:
+    """Every parameter of the seed, pre-filled with the current values, grouped under headers."""
+    blocks: list[Block] = []
+    for group, title in GROUPS:
+        blocks.append(HeaderBlock(text=title))
+        if not group:
+            blocks.append(_connection_context(connection))
+        for param in PARAMS:
+            if _group_of(param) == group:
+                blocks.append(_input(param, connection))
+    return View(
+        type="modal",
+        callback_id=EDIT_CALLBACK,
+        title="Edit VPN connection",
+        submit="Review change",
+        close="Cancel",
+        private_metadata=private_metadata,
+        blocks=blocks,
+    )
+
+
+def _group_of(param: Param) -> str:
+    if param.kind in (Kind.CIDR_LIST, Kind.SPD):
+        return "peers"
+    return param.block
+
+
+def _connection_context(connection: VpnConnection) -> ContextBlock:
+    text = (
+        f"`{connection.vpn_conn_id}` · VPC `{connection.vpc_id}` · gateway `{connection.vpn_gw_id}` · "
+        f"{esc(connection.status_text)}"
+    )
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def form_text(value: Value) -> str:
+    """A value as a person edits it: one CIDR or SPD rule a line."""
+    if isinstance(value, frozenset):
+        return "\n".join(str(c) for c in sorted(value))
+    if isinstance(value, SpdPolicy):
+        return "\n".join(f"{local}: {', '.join(str(r) for r in sorted(rs))}" for local, rs in value.rules)
+    return format_value(value)
+
+
+def _input(param: Param, connection: VpnConnection) -> InputBlock:
+    name = param.name
+    current = None if param.kind is Kind.SECRET else connection.settings[name]
+    hint = param.description
+    optional = param.kind in (Kind.SECRET, Kind.CIDR_LIST, Kind.SPD, Kind.ADDRESS, Kind.FQDN)
+    element: Any
+    if param.kind is Kind.CHOICE:
+        options = [Option(value=choice, text=choice) for choice in param.choices]
+        initial = next((o for o in options if o.value == current), None)
+        element = StaticSelectElement(action_id=name, options=options, initial_option=initial)
+    elif param.kind is Kind.INTEGER:
+        element = NumberInputElement(
+            action_id=name,
+            is_decimal_allowed=False,
+            initial_value=str(current),
+            min_value=str(param.minimum) if param.minimum is not None else None,
+            max_value=str(param.maximum) if param.maximum is not None else None,
+        )
+        hint = f"{param.description}: {param.minimum}" + (f" to {param.maximum}" if param.maximum else " or more")
+    elif param.kind is Kind.SECRET:
+        element = PlainTextInputElement(action_id=name, placeholder="Leave empty to keep the current key")
+    else:
+        text = form_text(current) if current is not None else ""
+        multiline = param.kind in (Kind.CIDR_LIST, Kind.SPD)
+        element = PlainTextInputElement(
+            action_id=name,
+            initial_value=text or None,
+            multiline=multiline or None,
+            max_length=60 if param.kind is Kind.NAME else None,
+            placeholder=_placeholder(param.kind),
+        )
+        if param.kind is Kind.SPD:
+            hint = "One rule a line: VPC-CIDR: IDC-CIDR, IDC-CIDR (or JSON). Change either this or the peer CIDRs."
+    return InputBlock(block_id=name, label=param.label, element=element, hint=hint, optional=optional or None)
+
+
+def _placeholder(kind: Kind) -> str | None:
+    return {
+        Kind.CIDR_LIST: "10.0.0.0/24 (one a line)",
+        Kind.SPD: "10.0.0.0/24: 192.168.1.0/24, 192.168.2.0/24",
+        Kind.ADDRESS: "203.0.113.10",
+        Kind.FQDN: "vpn.example.com",
+    }.get(kind)
+
+
+def reject_view(request: ChangeRequest, private_metadata: str) -> View:
+    return View(
+        type="modal",
+        callback_id=REJECT_CALLBACK,
+        title="Reject change",
+        submit="Reject",
+        close="Back",
+        private_metadata=private_metadata,
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"Reject {user(request.requester)}'s change to *{esc(request.conn_name)}* "
+                    f"(`{request.vpn_conn_id}`)? Nothing will be sent to the cloud."
+                )
+            ),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label="Reason (optional)",
+                optional=True,
+                element=PlainTextInputElement(action_id=REASON_BLOCK, multiline=True, max_length=500),
+            ),
+        ],
+    )
+
+
+# -- the change card -------------------------------------------------------------------------------------------
+
+
+def diff_table(rows: Sequence[DiffRow]) -> TableBlock:
+    """Parameter | current | proposed; the key only as changed."""
+    header = [RawTextObject(text="Parameter"), RawTextObject(text="Current"), RawTextObject(text="Proposed")]
+    body = [
+        [
+            RawTextObject(text=r.name),
+            RawTextObject(text=clip(r.current, CELL_MAX)),
+            RawTextObject(text=clip(r.proposed, CELL_MAX)),
+        ]
+        for r in rows
+    ]
+    return TableBlock(rows=[header, *body][:100], column_settings=[{"is_wrapped": True}] * 3)
+
+
+def card_text(request: ChangeRequest) -> str:
+    """The notification / fallback text of a card."""
+    return f"VPN change {request.id} by {user(request.requester)} to {request.conn_name} ({request.vpn_conn_id}): {request.state}"
+
+
+def change_card(request: ChangeRequest, *, status_line: str | None = None) -> list[Block]:
+    """The card: who asks, the connection, the diff, and, while pending, Approve and Reject."""
+    emoji = STATE_EMOJI.get(request.state, "")
+    intro = (
+        f"{user(request.requester)} asks to change *{esc(request.conn_name)}* (`{request.vpn_conn_id}`)\n"
+        f"VPC `{request.vpc_id}` · gateway `{request.vpn_gw_id}`"
+    )
+    blocks: list[Block] = [
+        HeaderBlock(text=clip(f"VPN change: {request.conn_name}", 150)),
+        SectionBlock(text=MarkdownTextObject(text=clip(intro, SECTION_MAX))),
+        diff_table(request.diff),
+        ContextBlock(elements=[MarkdownTextObject(text=_state_line(request, emoji))]),
+    ]
+    if status_line:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(status_line, SECTION_MAX))))
+    if request.state is ChangeState.PENDING:
+        blocks.append(_decision_buttons(request))
+    elif request.state in (ChangeState.STALE, ChangeState.FAILED):
+        blocks.append(
+            ActionsBlock(
+                block_id="again",
+                elements=[ButtonElement(text="Review again", action_id=REVIEW_AGAIN_ACTION, value=request.vpn_conn_id)],
+            )
+        )
+    return blocks
+
+
+def _state_line(request: ChangeRequest, emoji: str) -> str:
+    state = request.state
+    parts = [f"{emoji} *{state.value}*", f"request `{request.id}`", f"asked {slack_date(request.created_at)}"]
+    if state is ChangeState.PENDING:
+        parts.append(f"expires {slack_date(request.expires_at)}")
+    if request.approver and request.approved_at:
+        parts.append(f"approved by {user(request.approver)} {slack_date(request.approved_at)}")
+    if request.decider and request.decided_at and state in (ChangeState.REJECTED, ChangeState.CANCELLED):
+        verb = "rejected" if state is ChangeState.REJECTED else "withdrawn"
+        parts.append(f"{verb} by {user(request.decider)} {slack_date(request.decided_at)}")
+    if request.task_id is not None:
+        parts.append(f"task `{request.task_id}`")
+    line = " · ".join(parts)
+    if request.reason:
+        line += f"\nReason: {esc(clip(request.reason, 500))}"
+    if request.outcome_message and state in (ChangeState.FAILED, ChangeState.UNKNOWN, ChangeState.STALE):
+        line += f"\n{esc(clip(request.outcome_message, 1500))}"
+    return line
+
+
+def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
+    confirm = ConfirmObject(
+        title="Apply this change?",
+        text=f"This sends ModifyVpnConnEx for {request.vpn_conn_id} ({clip(request.conn_name, 60)}). "
+        "Changing IKE or IPsec settings renegotiates the tunnel and traffic can drop.",
+        confirm="Approve and apply",
+        deny="Cancel",
+    )
+    return ActionsBlock(
+        block_id="decision",
+        elements=[
+            ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=request.id, style="primary", confirm=confirm),
+            ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id, style="danger"),
+        ],
+    )
+
+
+# -- command replies -------------------------------------------------------------------------------------------
+
+HELP = (
+    "*/vpn* edits Tencent Cloud VPN connections with a second person's approval.\n"
+    "• `/vpn list [vpcId|vpnGwId]`: connections, their status, and an Edit button\n"
+    "• `/vpn show <vpnConnId>`: a connection's settings (the key is never shown)\n"
+    "• `/vpn edit <vpnConnId>`: open the edit form; the change is posted for approval\n"
+    "• `/vpn status <request id>`: where a change request stands\n"
+    "• `/vpn help`: this text"
+)
+
+
+def help_blocks(note: str = "") -> list[Block]:
+    text = (f"{note}\n\n" if note else "") + HELP
+    return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def text_blocks(text: str) -> list[Block]:
+    return [SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))]
+
+
+def connection_list(connections: Sequence[VpnConnection], scope: str) -> list[Block]:
+    """One section a connection with an Edit button; at most 45 shown (Slack allows 50 blocks)."""
+    shown = list(connections)[:45]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=f"*{len(connections)} VPN connection(s)* {esc(scope)}".rstrip()))
+    ]
+    for c in shown:
+        line = (
+            f"*{esc(c.name)}* `{c.vpn_conn_id}`\n{esc(c.status_text)} · network {esc(c.net_status or 'unknown')} · "
+            f"VPC `{c.vpc_id}` · gateway `{c.vpn_gw_id}`"
+        )
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=clip(line, SECTION_MAX)),
+                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=c.vpn_conn_id),
+            )
+        )
+    if len(connections) > len(shown):
+        blocks.append(text_blocks(f"…and {len(connections) - len(shown)} more: narrow with a VPC or gateway id")[0])
+    return blocks
+
+
+def connection_details(connection: VpnConnection) -> list[Block]:
+    """Every setting by the seed's parameter names, as section fields (10 a section)."""
+    lines = []
+    for param in PARAMS:
+        if param.kind is Kind.SECRET:
+            value = "set (hidden)" if connection.settings.psk_fingerprint else "not set"
+        else:
+            value = format_value(connection.settings[param.name]) or "(empty)"
+        lines.append(f"*{param.name}*\n{esc(clip(value, 1900))}")
+    blocks: list[Block] = [
+        HeaderBlock(text=clip(f"{connection.name} ({connection.vpn_conn_id})", 150)),
+        _connection_context(connection),
+    ]
+    for start in range(0, len(lines), 10):
+        blocks.append(SectionBlock(fields=[MarkdownTextObject(text=t) for t in lines[start : start + 10]]))
+    blocks.append(
+        ActionsBlock(elements=[ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=connection.vpn_conn_id)])
+    )
+    return blocks
+
+
+def request_status(request: ChangeRequest, permalink: str | None) -> list[Block]:
+    link = f"<{permalink}|the card>" if permalink else "the card"
+    text = (
+        f"{STATE_EMOJI.get(request.state, '')} Change `{request.id}` to *{esc(request.conn_name)}* "
+        f"(`{request.vpn_conn_id}`) is *{request.state.value}*; see {link}.\n" + _state_line(request, "").lstrip(" ·")
+    )
+    return text_blocks(text)
+
+
+def dump(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    return [b.to_dict() for b in blocks]

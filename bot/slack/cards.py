@@ -1,0 +1,82 @@
+"""Posting and updating a change card and its thread. Slack failures here are logged, never raised: the change's
+state lives in the store, and a card that could not be updated is redrawn at the next transition."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import card_text, change_card, dump, text_blocks
+from bot.vpn.change import ChangeRequest
+
+log = logging.getLogger("bot.slack")
+
+
+async def post_card(client: AsyncWebClient, channel: str, request: ChangeRequest) -> str | None:
+    """Post the card; its ``ts``, or None when Slack refused (the reason is logged)."""
+    try:
+        response = await client.chat_postMessage(
+            channel=channel, text=card_text(request), blocks=dump(change_card(request))
+        )
+    except SlackApiError as error:
+        log.warning("posting the card of %s to %s failed: %s", request.id, channel, error.response.get("error"))
+        return None
+    return str(response["ts"])
+
+
+async def update_card(client: AsyncWebClient, request: ChangeRequest, status_line: str | None = None) -> None:
+    if not request.channel or not request.card_ts:
+        return
+    try:
+        await client.chat_update(
+            channel=request.channel,
+            ts=request.card_ts,
+            text=card_text(request),
+            blocks=dump(change_card(request, status_line=status_line)),
+        )
+    except SlackApiError as error:
+        log.warning("updating the card of %s failed: %s", request.id, error.response.get("error"))
+
+
+async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str) -> str | None:
+    """A reply in the card's thread; its ``ts`` or None."""
+    if not request.channel or not request.card_ts:
+        return None
+    try:
+        response = await client.chat_postMessage(
+            channel=request.channel, thread_ts=request.card_ts, text=text, blocks=dump(text_blocks(text))
+        )
+    except SlackApiError as error:
+        log.warning("replying in the thread of %s failed: %s", request.id, error.response.get("error"))
+        return None
+    return str(response["ts"])
+
+
+async def thread_update(client: AsyncWebClient, request: ChangeRequest, ts: str, text: str) -> None:
+    if not request.channel:
+        return
+    try:
+        await client.chat_update(channel=request.channel, ts=ts, text=text, blocks=dump(text_blocks(text)))
+    except SlackApiError as error:
+        log.warning("updating the progress of %s failed: %s", request.id, error.response.get("error"))
+
+
+async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | None:
+    if not request.channel or not request.card_ts:
+        return None
+    try:
+        response = await client.chat_getPermalink(channel=request.channel, message_ts=request.card_ts)
+    except SlackApiError:
+        return None
+    link = response.get("permalink")
+    return str(link) if link else None
+
+
+async def direct_message(client: AsyncWebClient, user_id: str, text: str) -> None:
+    """Tell one person something when there is no card or thread to say it in."""
+    try:
+        await client.chat_postMessage(channel=user_id, text=text, blocks=dump(text_blocks(text)))
+    except SlackApiError as error:
+        log.warning("messaging %s failed: %s", user_id, error.response.get("error"))

@@ -1,0 +1,419 @@
+"""A change request's life after its card is posted: approval, the edit, following its task, verification, rejection,
+expiry and recovery after a restart.
+
+Listeners call these functions after ``ack()``. Every state change goes through ``Store.claim`` (atomic, persisted
+before its side effect), so any number of clicks lead to at most one ``ModifyVpnConnEx``, and the edit is never
+re-sent: a request whose edit has no known outcome is reconciled by reading the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.slack import cards
+from bot.slack.blocks import slack_date, user
+from bot.slack.context import BotContext
+from bot.store import ClaimConflictError, StoreError
+from bot.tencent import ApiError, CloudError, TaskOutcome, TaskState
+from bot.vpn.change import ChangeRequest, ChangeState, settings_fingerprint
+from bot.vpn.connection import VpnConnection
+from bot.vpn.diff import diff, not_live
+from bot.vpn.edit import PSK, Proposal, propose
+from bot.vpn.params import InvalidParametersError
+
+log = logging.getLogger("bot.slack")
+BOT = "vpnbot"
+Say = Callable[[str], Awaitable[None]]
+
+STATE_WORDS = {
+    ChangeState.APPROVED: "approved",
+    ChangeState.SUBMITTING: "approved and being sent",
+    ChangeState.RUNNING: "approved and running",
+    ChangeState.SUCCEEDED: "applied",
+    ChangeState.FAILED: "failed",
+    ChangeState.UNKNOWN: "sent, with its outcome being checked",
+    ChangeState.REJECTED: "rejected",
+    ChangeState.EXPIRED: "expired",
+    ChangeState.CANCELLED: "withdrawn",
+    ChangeState.STALE: "stale",
+}
+
+
+def already_decided(request: ChangeRequest) -> str:
+    """Why a late click changes nothing: who decided, and when."""
+    words = STATE_WORDS.get(request.state, str(request.state))
+    who: str | None = request.approver
+    when: datetime | None = request.approved_at
+    if request.state in (ChangeState.REJECTED, ChangeState.CANCELLED):
+        who, when = request.decider, request.decided_at
+    if request.state is ChangeState.EXPIRED:
+        return (
+            f"This change request expired {slack_date(request.expires_at)}; nothing was sent. Ask again with /vpn edit."
+        )
+    by = f" by {user(who)}" if who else ""
+    at = f" at {slack_date(when)}" if when else ""
+    return f"This change request was already {words}{by}{at}."
+
+
+async def approve(ctx: BotContext, request_id: str, approver: str, say: Say) -> None:
+    """An Approve click: check who clicked, claim the approval once, re-read, send the edit, follow its task."""
+    request = await ctx.store.get(request_id)
+    if request is None:
+        await say(f"There is no change request `{request_id}`.")
+        return
+    now = ctx.clock()
+    if request.state is ChangeState.PENDING and request.is_expired(now):
+        await expire(ctx, request)
+        await say(already_decided((await ctx.store.get(request_id)) or request))
+        return
+    if request.state is not ChangeState.PENDING:
+        await say(already_decided(request))
+        return
+    if approver == request.requester and not ctx.settings.vpnbot_allow_self_approval:
+        await say("You asked for this change, so someone else must approve it (VPNBOT_ALLOW_SELF_APPROVAL is off).")
+        return
+    if not await ctx.approvers.may_approve(approver):
+        who = (
+            "nobody is set as an approver yet (VPNBOT_APPROVERS)"
+            if not ctx.approvers.configured
+            else ("only the people and groups in VPNBOT_APPROVERS can approve")
+        )
+        await say(f"You cannot approve this change: {who}. Nothing was changed.")
+        return
+    try:
+        request = await ctx.store.claim(
+            request_id,
+            {ChangeState.PENDING},
+            ChangeState.APPROVED,
+            actor=approver,
+            at=now,
+            approver=approver,
+            approved_at=now,
+        )
+    except ClaimConflictError as conflict:
+        await say(already_decided(conflict.request))
+        return
+    await submit(ctx, request)
+
+
+async def submit(ctx: BotContext, request: ChangeRequest) -> None:
+    """From ``approved``: re-read the connection, refuse a stale card, send ``ModifyVpnConnEx`` exactly once."""
+    try:
+        live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
+    except CloudError as error:
+        await _fail(
+            ctx, request, ChangeState.APPROVED, f"Could not re-read the connection, so nothing was sent: {error}"
+        )
+        return
+    if settings_fingerprint(live.settings) != request.base_fingerprint:
+        await _mark_stale(ctx, request, live)
+        return
+    try:
+        proposal = await _proposal(ctx, request, live)
+    except (InvalidParametersError, StoreError) as error:
+        await _fail(ctx, request, ChangeState.APPROVED, f"The change cannot be sent: {error}")
+        return
+    request = await ctx.store.claim(
+        request.id, {ChangeState.APPROVED}, ChangeState.SUBMITTING, actor=BOT, at=ctx.clock()
+    )
+    try:
+        task_id = await ctx.cloud.client.modify_vpn_conn(live, proposal)
+    except ApiError as error:
+        await _fail(
+            ctx,
+            request,
+            ChangeState.SUBMITTING,
+            f"Tencent Cloud refused the change: {error.code} {error.code_desc}: {error.message}",
+        )
+        return
+    except CloudError as error:
+        request = await ctx.store.claim(
+            request.id,
+            {ChangeState.SUBMITTING},
+            ChangeState.UNKNOWN,
+            actor=BOT,
+            at=ctx.clock(),
+            outcome_message=str(error),
+        )
+        await cards.update_card(ctx.client, request)
+        await cards.thread_post(
+            ctx.client,
+            request,
+            f":grey_question: No answer to ModifyVpnConnEx ({error}). It is not sent again; checking the connection instead.",
+        )
+        await reconcile(ctx, request)
+        return
+    now = ctx.clock()
+    request = await ctx.store.claim(
+        request.id,
+        {ChangeState.SUBMITTING},
+        ChangeState.RUNNING,
+        actor=BOT,
+        at=now,
+        task_id=task_id,
+        task_started_at=now,
+    )
+    await cards.update_card(ctx.client, request)
+    await follow(ctx, request, proposal)
+
+
+async def _proposal(ctx: BotContext, request: ChangeRequest, live: VpnConnection) -> Proposal:
+    """The request's edit re-proposed against the live settings, the stored key included."""
+    edits = dict(request.edits)
+    if request.psk_changed:
+        key = await ctx.store.psk(request.id)
+        if key is None:
+            raise StoreError("the new pre-shared key is no longer stored")
+        edits[PSK] = key.get_secret_value()
+    return propose(live.settings, edits)
+
+
+async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None = None) -> None:
+    """Follow a running request's task: one status message in the thread, updated in place, then a final reply
+    (with the verification) and the card's final state."""
+    assert request.task_id is not None
+    task_id = request.task_id
+    started = request.task_started_at or ctx.clock()
+    if request.progress_ts is None:
+        request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(request, "running", 0))
+        request = await ctx.store.save(request)
+    shown = {"status": "running"}
+
+    async def on_change(state: TaskState, elapsed: float) -> None:
+        if state.done or state.status.value == shown["status"] or request.progress_ts is None:
+            return
+        shown["status"] = state.status.value
+        await cards.thread_update(
+            ctx.client, request, request.progress_ts, _running_text(request, state.status.value, elapsed)
+        )
+
+    result = await ctx.cloud.follower.follow(task_id, on_change)
+    elapsed = max(result.elapsed, (ctx.clock() - started).total_seconds())
+    if result.outcome is TaskOutcome.SUCCEEDED:
+        await _succeeded(ctx, request, proposal, elapsed)
+    elif result.outcome is TaskOutcome.FAILED:
+        message = f"Task {task_id} failed after {elapsed:.0f} s: {result.message or 'the cloud gave no reason'}"
+        await _finish(ctx, request, ChangeState.FAILED, f":red_circle: {message}", message)
+    else:
+        message = f"Task {task_id} did not finish within {ctx.settings.vpnbot_task_deadline}; last: {result.message or 'running'}"
+        await _finish(
+            ctx, request, ChangeState.UNKNOWN, f":grey_question: {message}. Checking the connection.", message
+        )
+        latest = await ctx.store.get(request.id)
+        if latest is not None and latest.state is ChangeState.UNKNOWN:
+            await reconcile(ctx, latest, announce=False)
+
+
+async def _succeeded(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, elapsed: float) -> None:
+    missing, note = await _verify(ctx, request, proposal)
+    text = f":large_green_circle: Task {request.task_id} succeeded in {elapsed:.0f} s. {note}"
+    await _finish(ctx, request, ChangeState.SUCCEEDED, text, "", not_live=missing)
+
+
+async def _verify(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None) -> tuple[list[str], str]:
+    """Re-read the connection: which proposed values are not live, and a sentence saying so."""
+    try:
+        live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
+        if proposal is None:
+            proposal = await _proposal(ctx, request, live)
+    except (CloudError, InvalidParametersError, StoreError) as error:
+        return [], f"Could not verify the result: {error}"
+    changed = tuple(row.name for row in request.diff)
+    missing = not_live(proposal, changed, live.settings)
+    if missing:
+        return missing, f":warning: Not live after the task: {', '.join(missing)}."
+    return [], "Verified: every proposed value is live."
+
+
+async def _finish(
+    ctx: BotContext,
+    request: ChangeRequest,
+    to: ChangeState,
+    text: str,
+    message: str,
+    *,
+    not_live: list[str] | None = None,
+) -> None:
+    try:
+        request = await ctx.store.claim(
+            request.id,
+            {ChangeState.RUNNING, ChangeState.UNKNOWN},
+            to,
+            actor=BOT,
+            at=ctx.clock(),
+            finished_at=ctx.clock(),
+            outcome_message=message,
+            not_live=not_live or [],
+        )
+    except ClaimConflictError:
+        log.info("%s was finished elsewhere", request.id)
+        return
+    if request.progress_ts:
+        await cards.thread_update(ctx.client, request, request.progress_ts, _running_text(request, str(to), None))
+    await cards.thread_post(ctx.client, request, f"{text} {user(request.requester)}")
+    await cards.update_card(ctx.client, request)
+
+
+def _running_text(request: ChangeRequest, status: str, elapsed: float | None) -> str:
+    after = f" ({elapsed:.0f} s)" if elapsed is not None else ""
+    return f":gear: ModifyVpnConnEx accepted for `{request.vpn_conn_id}`: task `{request.task_id}` {status}{after}."
+
+
+async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool = True) -> None:
+    """An edit with no known outcome: never re-sent; the connection says whether the proposed values are live."""
+    if request.state is ChangeState.SUBMITTING:
+        request = await ctx.store.claim(
+            request.id, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN, actor=BOT, at=ctx.clock()
+        )
+        if announce:
+            await cards.thread_post(
+                ctx.client,
+                request,
+                ":grey_question: vpnbot stopped while sending this change; checking the connection.",
+            )
+    missing, note = await _verify(ctx, request, None)
+    if note.startswith("Could not verify"):
+        await cards.update_card(ctx.client, request, status_line=note)
+        return
+    if missing:
+        message = f"The proposed values are not live ({', '.join(missing)}): the change did not take effect."
+        await _finish(
+            ctx,
+            request,
+            ChangeState.FAILED,
+            f":red_circle: {message} Use Review again to ask again.",
+            message,
+            not_live=missing,
+        )
+    else:
+        await _finish(
+            ctx, request, ChangeState.SUCCEEDED, ":large_green_circle: The proposed values are live. " + note, ""
+        )
+
+
+async def _fail(ctx: BotContext, request: ChangeRequest, expected: ChangeState, message: str) -> None:
+    try:
+        request = await ctx.store.claim(
+            request.id,
+            {expected},
+            ChangeState.FAILED,
+            actor=BOT,
+            at=ctx.clock(),
+            finished_at=ctx.clock(),
+            outcome_message=message,
+        )
+    except ClaimConflictError:
+        return
+    await cards.update_card(ctx.client, request)
+    await cards.thread_post(ctx.client, request, f":red_circle: {message} {user(request.requester)}")
+
+
+async def _mark_stale(ctx: BotContext, request: ChangeRequest, live: VpnConnection) -> None:
+    """The connection changed since the card was made: nothing is sent; the card shows what changed."""
+    try:
+        edits = dict(request.edits)
+        now_diff = diff(live.settings, propose(live.settings, edits)) if edits else []
+        what = ", ".join(f"{row.name} → {row.proposed}" for row in now_diff) or "nothing (it is already live)"
+    except InvalidParametersError as error:
+        what = f"not valid any more ({error})"
+    message = (
+        "The connection changed since this card was made, so nothing was sent. "
+        f"Against its settings now, this request would change: {what}."
+    )
+    try:
+        request = await ctx.store.claim(
+            request.id, {ChangeState.APPROVED}, ChangeState.STALE, actor=BOT, at=ctx.clock(), outcome_message=message
+        )
+    except ClaimConflictError:
+        return
+    await cards.update_card(ctx.client, request)
+    await cards.thread_post(ctx.client, request, f":warning: {message} {user(request.requester)}")
+
+
+async def reject(ctx: BotContext, request_id: str, decider: str, reason: str, say: Say) -> None:
+    """Reject (an approver) or withdraw (the requester) a pending request; the card and the requester are told."""
+    request = await ctx.store.get(request_id)
+    if request is None:
+        await say(f"There is no change request `{request_id}`.")
+        return
+    withdraw = decider == request.requester
+    if not withdraw and not await ctx.approvers.may_approve(decider):
+        await say("Only the requester or an approver (VPNBOT_APPROVERS) can reject this change. Nothing was changed.")
+        return
+    to = ChangeState.CANCELLED if withdraw else ChangeState.REJECTED
+    now = ctx.clock()
+    try:
+        request = await ctx.store.claim(
+            request_id,
+            {ChangeState.PENDING},
+            to,
+            actor=decider,
+            at=now,
+            decider=decider,
+            decided_at=now,
+            reason=reason.strip(),
+        )
+    except ClaimConflictError as conflict:
+        await say(already_decided(conflict.request))
+        return
+    await cards.update_card(ctx.client, request)
+    why = f" Reason: {reason.strip()}" if reason.strip() else ""
+    verb = "withdrew" if withdraw else "rejected"
+    await cards.thread_post(
+        ctx.client, request, f":no_entry: {user(decider)} {verb} this change.{why} {user(request.requester)}"
+    )
+
+
+async def cancel_unposted(ctx: BotContext, request: ChangeRequest) -> None:
+    """A request whose card could not be posted: nobody can see it, so nobody may approve it."""
+    with contextlib.suppress(ClaimConflictError):
+        await ctx.store.claim(
+            request.id,
+            {ChangeState.PENDING},
+            ChangeState.CANCELLED,
+            actor=BOT,
+            at=ctx.clock(),
+            reason="the card could not be posted",
+        )
+
+
+async def expire(ctx: BotContext, request: ChangeRequest) -> None:
+    try:
+        request = await ctx.store.claim(
+            request.id, {ChangeState.PENDING}, ChangeState.EXPIRED, actor=BOT, at=ctx.clock()
+        )
+    except ClaimConflictError:
+        return
+    await cards.update_card(ctx.client, request)
+
+
+async def expire_due(ctx: BotContext) -> int:
+    """Expire every pending request past its TTL; how many."""
+    due = await ctx.store.expired(ctx.clock())
+    for request in due:
+        await expire(ctx, request)
+    return len(due)
+
+
+async def resume(ctx: BotContext) -> int:
+    """After a start: follow every running task again, reconcile every edit with no known outcome, and fail
+    approvals that were claimed but never sent (nothing was sent for them)."""
+    requests = await ctx.store.in_states(
+        {ChangeState.APPROVED, ChangeState.SUBMITTING, ChangeState.RUNNING, ChangeState.UNKNOWN}
+    )
+    for request in requests:
+        if request.state is ChangeState.RUNNING:
+            ctx.spawn(follow(ctx, request), f"follow-{request.id}")
+        elif request.state is ChangeState.APPROVED:
+            await _fail(
+                ctx,
+                request,
+                ChangeState.APPROVED,
+                "vpnbot stopped before sending this approved change; nothing was sent. Use Review again to ask again.",
+            )
+        else:
+            ctx.spawn(reconcile(ctx, request), f"reconcile-{request.id}")
+    return len(requests)

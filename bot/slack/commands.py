@@ -1,0 +1,76 @@
+"""``/vpn``: help, list, show, edit, status. Every reply only the requester needs is ephemeral."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks, cards
+from bot.slack.blocks import dump, esc
+from bot.slack.context import BotContext
+from bot.slack.modals import open_edit_modal
+from bot.tencent import CloudError
+from bot.vpn.change import is_request_id
+
+log = logging.getLogger("bot.slack")
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    async def vpn_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        words = str(body.get("text") or "").split()
+        verb = words[0].lower() if words else "help"
+        argument = words[1] if len(words) > 1 else None
+        if verb == "edit" and argument:
+            await ack()
+            await open_edit_modal(
+                ctx,
+                client,
+                argument,
+                str(body.get("trigger_id", "")),
+                str(body.get("user_id", "")),
+                body.get("channel_id"),
+                respond,
+            )
+            return
+        if verb in ("list", "show", "status") and (argument or verb == "list"):
+            await ack()
+            reply = await _answer(ctx, client, verb, argument)
+            await respond(response_type="ephemeral", text=_fallback(reply), blocks=dump(reply))
+            return
+        note = "" if verb == "help" else f"I don't know `/vpn {esc(' '.join(words)[:100])}`."
+        await ack(response_type="ephemeral", text="/vpn help", blocks=dump(blocks.help_blocks(note)))
+
+    app.command("/vpn")(vpn_command)
+
+
+async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: str | None) -> list[Block]:
+    if verb == "status":
+        assert argument is not None
+        if not is_request_id(argument):
+            return blocks.text_blocks(f"`{esc(argument[:80])}` is not a change request id (they look like `chg-...`).")
+        request = await ctx.store.get(argument)
+        if request is None:
+            return blocks.text_blocks(f"There is no change request `{esc(argument)}`.")
+        return blocks.request_status(request, await cards.permalink(client, request))
+    try:
+        if verb == "show":
+            assert argument is not None
+            return blocks.connection_details(await ctx.cloud.client.describe_vpn_conn(argument))
+        scope = argument or ""
+        found = await ctx.cloud.client.list_vpn_conns(
+            vpc_id=scope if scope.startswith("vpc-") else None,
+            vpn_gw_id=scope if scope.startswith("vpngw-") else None,
+        )
+        return blocks.connection_list(found, f"in {scope}" if scope else "")
+    except CloudError as error:
+        return blocks.text_blocks(f":warning: Tencent Cloud: {esc(str(error))}")
+
+
+def _fallback(reply: list[Block]) -> str:
+    first = reply[0].to_dict() if reply else {}
+    text = first.get("text")
+    return str(text.get("text", "vpnbot")) if isinstance(text, dict) else "vpnbot"
