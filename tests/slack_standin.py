@@ -58,6 +58,7 @@ __all__ = [
     "VIEW_MAX_BLOCKS",
     "Ack",
     "Call",
+    "SlackError",
     "SlackStandin",
     "SocketConnection",
     "block_problems",
@@ -570,10 +571,18 @@ class SlackStandin:
         what: str = "the condition",
     ) -> None:
         """Wait until ``condition()`` holds; it is re-checked after every call, post and Socket Mode event
-        (e.g. ``lambda: standin.message(channel, ts).get("edited")``). ``TimeoutError`` names ``what``."""
+        (e.g. ``lambda: "edited" in standin.message(channel, ts)``; a ``LookupError`` from it counts as not yet).
+        ``TimeoutError`` names ``what``."""
+
+        def holds() -> bool:
+            try:
+                return bool(condition())
+            except LookupError:
+                return False
+
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(condition), timeout)
+                await asyncio.wait_for(self._changed.wait_for(holds), timeout)
             except TimeoutError:
                 seen = [c.method for c in self._calls]
                 raise TimeoutError(f"no {what} after {timeout}s; calls so far: {seen}") from None

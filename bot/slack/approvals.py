@@ -21,7 +21,8 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         request_id = str(action.get("value", ""))
         if not is_request_id(request_id):
             return
-        await changes.approve(ctx, request_id, str(body.get("user", {}).get("id", "")), _ephemeral(respond))
+        approver = str(body.get("user", {}).get("id", ""))
+        await ctx.spawn(changes.approve(ctx, request_id, approver, _ephemeral(respond)), f"approve-{request_id}")
 
     async def reject_clicked(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

@@ -8,6 +8,7 @@ re-sent: a request whose edit has no known outcome is reconciled by reading the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -157,7 +158,7 @@ async def submit(ctx: BotContext, request: ChangeRequest) -> None:
         task_started_at=now,
     )
     await cards.update_card(ctx.client, request)
-    await follow(ctx, request, proposal)
+    ctx.spawn(follow(ctx, request, proposal), f"follow-{request.id}")
 
 
 async def _proposal(ctx: BotContext, request: ChangeRequest, live: VpnConnection) -> Proposal:
@@ -178,8 +179,8 @@ async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | N
     task_id = request.task_id
     started = request.task_started_at or ctx.clock()
     if request.progress_ts is None:
-        request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(request, "running", 0))
-        request = await ctx.store.save(request)
+        # Shielded: a graceful stop between posting and saving would otherwise leave a second status message.
+        request = await asyncio.shield(_post_status(ctx, request))
     shown = {"status": "running"}
 
     async def on_change(state: TaskState, elapsed: float) -> None:
@@ -251,10 +252,15 @@ async def _finish(
     except ClaimConflictError:
         log.info("%s was finished elsewhere", request.id)
         return
+    await cards.update_card(ctx.client, request)
     if request.progress_ts:
         await cards.thread_update(ctx.client, request, request.progress_ts, _running_text(request, str(to), None))
     await cards.thread_post(ctx.client, request, f"{text} {user(request.requester)}")
-    await cards.update_card(ctx.client, request)
+
+
+async def _post_status(ctx: BotContext, request: ChangeRequest) -> ChangeRequest:
+    request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(request, "running", 0))
+    return await ctx.store.save(request)
 
 
 def _running_text(request: ChangeRequest, status: str, elapsed: float | None) -> str:

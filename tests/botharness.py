@@ -1,0 +1,167 @@
+"""The whole bot as a real server on loopback: signed Slack requests in, Web API calls to the Slack stand-in,
+cloud calls to the simulator, state in a real SQLite file. Used by the end-to-end Slack tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from slack_requests import (
+    block_action,
+    fill_state_from_view,
+    post_signed,
+    slash_command,
+    view_submission,
+)
+from slack_standin import SlackStandin
+
+from bot.config import Settings
+from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, load_world
+from bot.slack.runner import RunningBot, running_bot
+
+SIGNING_SECRET = "test-signing-secret-0b1c2d"
+REQUESTER = "U0REQUEST"
+APPROVER = "U0APPROVER"
+GROUP_MEMBER = "U0GROUPIE"
+STRANGER = "U0STRANGER"
+CHANNEL = "C0VPNOPS"
+SEED_CONN = "vpnx-ol6bcqp0"
+
+
+def bot_settings(slack: SlackStandin, sim: SimServer, state_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "vpnbot_cloud_endpoint": sim.url,
+        "tencentcloud_secret_id": DEMO_SECRET_ID,
+        "tencentcloud_secret_key": DEMO_SECRET_KEY,
+        "vpnbot_approvers": f"{APPROVER},S0NETOPS",
+        "vpnbot_state_path": state_path,
+        "vpnbot_task_poll_initial": "0.05s",
+        "vpnbot_task_poll_max": "0.2s",
+        "vpnbot_task_deadline": "30s",
+        "vpnbot_cloud_timeout": "5s",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    slack: SlackStandin
+    sim: SimServer
+    settings: Settings
+    bot: RunningBot
+    http: httpx.AsyncClient
+    stack: AsyncExitStack
+    responses: list[httpx.Response] = field(default_factory=list)
+
+    async def restart(self) -> None:
+        """Stop the bot (as SIGTERM would) and start it again on the same state file, Slack and cloud."""
+        await self.stack.aclose()
+        self.stack = AsyncExitStack()
+        self.bot = await self.stack.enter_async_context(running_bot(self.settings, sim=False, port=0, host="127.0.0.1"))
+
+    @property
+    def url(self) -> str:
+        assert self.bot.url is not None
+        return self.bot.url
+
+    async def post(self, body: bytes) -> httpx.Response:
+        response = await post_signed(self.url, body, SIGNING_SECRET, client=self.http)
+        self.responses.append(response)
+        return response
+
+    async def command(self, text: str, user_id: str = REQUESTER) -> httpx.Response:
+        body = slash_command(
+            text,
+            user_id=user_id,
+            channel_id=CHANNEL,
+            trigger_id=self.slack.new_trigger_id(),
+            response_url=self.slack.new_response_url(),
+        )
+        return await self.post(body)
+
+    async def open_form(self, conn: str = SEED_CONN, user_id: str = REQUESTER) -> dict[str, Any]:
+        """``/vpn edit``: the modal after it was filled (views.open then views.update)."""
+        before = len(self.slack.calls("views.update"))
+        response = await self.command(f"edit {conn}", user_id)
+        assert response.status_code == 200
+        updates = await self.slack.wait_for("views.update", count=before + 1)
+        view_id = updates[-1].response["view"]["id"]
+        return self.slack.view(view_id)
+
+    async def submit(self, view: dict[str, Any], changes: dict[str, Any], user_id: str = REQUESTER) -> httpx.Response:
+        values = fill_state_from_view(view, changes, client_validate=False)
+        return await self.post(view_submission(view, values, user_id=user_id, trigger_id=self.slack.new_trigger_id()))
+
+    async def propose(self, changes: dict[str, Any], conn: str = SEED_CONN) -> dict[str, Any]:
+        """Command, form, submit: the card message as Slack stores it."""
+        before = len(self.slack.calls("chat.postMessage"))
+        view = await self.open_form(conn)
+        response = await self.submit(view, changes)
+        assert response.status_code == 200
+        assert response.text in ("", "null"), response.text
+        posted = await self.slack.wait_for("chat.postMessage", count=before + 1)
+        card = posted[-1]
+        return self.slack.message(card.response["channel"], card.response["ts"])
+
+    async def click(self, action_id: str, card: dict[str, Any], user_id: str) -> httpx.Response:
+        latest = self.slack.message(CHANNEL, card["ts"])
+        body = block_action(
+            action_id,
+            user_id=user_id,
+            channel_id=CHANNEL,
+            message=latest,
+            trigger_id=self.slack.new_trigger_id(),
+            response_url=self.slack.new_response_url(),
+        )
+        return await self.post(body)
+
+    def thread(self, card: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(self.slack.thread(CHANNEL, card["ts"]))
+
+    def card_now(self, card: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.slack.message(CHANNEL, card["ts"]))
+
+    async def wait_thread_text(self, card: dict[str, Any], needle: str, timeout: float = 10.0) -> str:
+        def found() -> bool:
+            return any(needle in str(m.get("text", "")) for m in self.thread(card))
+
+        await self.slack.wait_until(found, timeout=timeout, what=f"a thread reply containing {needle!r}")
+        return next(str(m["text"]) for m in self.thread(card) if needle in str(m.get("text", "")))
+
+    def ephemerals_text(self) -> str:
+        return json.dumps([c.args for c in self.slack.calls("response_url")])
+
+    def connection(self, conn: str = SEED_CONN) -> dict[str, Any]:
+        return self.sim.state.connection(conn)
+
+
+def card_text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False) + str(message.get("text", ""))
+
+
+@asynccontextmanager
+async def harness(
+    tmp_path: Path, *, task_seconds: float = 0.3, usergroups: dict[str, list[str]] | None = None, **overrides: Any
+) -> AsyncIterator[Harness]:
+    world = load_world(None).model_copy(update={"task_seconds": task_seconds})
+    groups = usergroups if usergroups is not None else {"S0NETOPS": [GROUP_MEMBER]}
+    async with SimServer(SimState(world)) as sim, SlackStandin(usergroups=groups) as slack:
+        settings = bot_settings(slack, sim, tmp_path / "state.sqlite", **overrides)
+        async with AsyncExitStack() as outer, httpx.AsyncClient() as http:
+            stack = AsyncExitStack()
+            outer.push_async_callback(lambda: h.stack.aclose())
+            bot = await stack.enter_async_context(running_bot(settings, sim=False, port=0, host="127.0.0.1"))
+            h = Harness(slack, sim, settings, bot, http, stack)
+            yield h
+            await asyncio.sleep(0)
+        assert slack.invalid == [], slack.invalid
