@@ -131,11 +131,11 @@ class Harness:
     def card_now(self, card: dict[str, Any]) -> dict[str, Any]:
         return dict(self.slack.message(CHANNEL, card["ts"]))
 
-    async def wait_thread_text(self, card: dict[str, Any], needle: str, timeout: float = 10.0) -> str:
+    async def wait_thread_text(self, card: dict[str, Any], needle: str, seconds: float = 10.0) -> str:
         def found() -> bool:
             return any(needle in str(m.get("text", "")) for m in self.thread(card))
 
-        await self.slack.wait_until(found, timeout=timeout, what=f"a thread reply containing {needle!r}")
+        await self.slack.wait_until(found, timeout=seconds, what=f"a thread reply containing {needle!r}")
         return next(str(m["text"]) for m in self.thread(card) if needle in str(m.get("text", "")))
 
     def ephemerals_text(self) -> str:
