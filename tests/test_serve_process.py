@@ -1,0 +1,127 @@
+"""``vpnbot serve`` as a real process: start-up checks, /healthz, signed requests, clean stop on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from asyncio.subprocess import PIPE
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from slack_requests import post_signed, slash_command
+from slack_standin import SlackStandin
+
+VPNBOT = [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VPNBOT_", "TENCENTCLOUD_", "SLACK_"))}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "VPNBOT_REQUEST_TTL": "soon"},
+            "VPNBOT_REQUEST_TTL",
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "VPNBOT_APPROVERS": "alice"}, "VPNBOT_APPROVERS"),
+    ],
+)
+def test_a_missing_or_wrong_setting_stops_start_up_with_one_line(
+    tmp_path: Path, variables: dict[str, str], named: str
+) -> None:
+    done = subprocess.run(
+        [*VPNBOT, "serve", "--sim", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path, **variables),
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert named in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "xoxp-user-token" not in done.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_serve_answers_health_and_signed_requests_then_stops_cleanly(tmp_path: Path, signum: int) -> None:
+    async with SlackStandin() as slack:
+        await _serve_and_stop(tmp_path, signum, slack)
+
+
+async def _serve_and_stop(tmp_path: Path, signum: int, slack: SlackStandin) -> None:
+    secret = "process-signing-secret"
+    env = env_for(
+        tmp_path,
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=secret,
+        SLACK_API_URL=slack.api_url,
+        VPNBOT_STATE_PATH=str(tmp_path / "state.sqlite"),
+    )
+    process = await asyncio.create_subprocess_exec(
+        *VPNBOT, "serve", "--sim", "--port", "0", stdout=PIPE, stderr=PIPE, env=env, cwd=tmp_path
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/slack/events", line)
+        assert found, line
+        base = found.group(1)
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"{base}/healthz")
+            assert health.status_code == 200
+            assert health.json() == {"ok": True}
+            answer = await post_signed(f"{base}/slack/events", slash_command("help"), secret, client=http)
+            assert answer.status_code == 200
+            assert "/vpn edit" in answer.text
+            bad = await post_signed(f"{base}/slack/events", slash_command("help"), "wrong-secret", client=http)
+            assert bad.status_code == 401
+        process.send_signal(signum)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+        assert "stopped" in (await process.stdout.read()).decode()
+        assert (tmp_path / "state.sqlite").exists()
+        assert (tmp_path / "state.sqlite.key").stat().st_mode & 0o777 == 0o600
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def test_the_manifest_declares_what_the_bot_uses() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    assert manifest["_metadata"]["major_version"] == 1
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/vpn"
+    assert command["description"]
+    assert "edit" in command["usage_hint"]
+    assert manifest["features"]["bot_user"]["display_name"]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "usergroups:read"}
+    used = " ".join(p.read_text() for p in (ROOT / "bot" / "slack").glob("*.py"))
+    assert "usergroups_users_list" in used
+    assert "chat_postMessage" in used
+    for method in re.findall(r"(?<!cloud\.)client\.(\w+)\(", used):
+        assert method in {
+            "chat_postMessage",
+            "chat_update",
+            "chat_getPermalink",
+            "views_open",
+            "views_update",
+            "usergroups_users_list",
+        }, method
