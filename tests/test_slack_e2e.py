@@ -18,7 +18,7 @@ from botharness import (
     card_text,
     harness,
 )
-from slack_requests import post_signed, sign_bad_signature, sign_stale, slash_command, view_submission
+from slack_requests import block_action, post_signed, sign_bad_signature, sign_stale, slash_command, view_submission
 
 from bot.vpn.change import ChangeState
 
@@ -267,3 +267,31 @@ async def test_a_cloud_error_while_loading_replaces_the_form(tmp_path: Path) -> 
         await h.command("edit vpnx-notthere")
         (updated,) = await h.slack.wait_for("views.update")
         assert "NotFound" in json.dumps(updated.args["view"])
+
+
+async def test_cards_go_to_the_approval_channel(tmp_path: Path) -> None:
+    async with harness(tmp_path, vpnbot_approval_channel="C0APPROVALS") as h:
+        view = await h.open_form()
+        await h.submit(view, {"vpnConnName": "elsewhere"})
+        (card_call,) = await h.slack.wait_for("chat.postMessage")
+        assert card_call.args["channel"] == "C0APPROVALS"
+
+
+async def test_an_unanswered_card_expires_and_a_late_click_is_refused(tmp_path: Path) -> None:
+    async with harness(tmp_path, vpnbot_request_ttl="1s") as h:
+        card = await h.propose({"vpnConnName": "too-late"})
+        await h.slack.wait_until(lambda: "expired" in card_text(h.card_now(card)), timeout=5, what="the expired card")
+        assert "approve_change" not in json.dumps(h.card_now(card)["blocks"])
+        message = h.card_now(card)
+        body_message = {**message, "blocks": card["blocks"]}  # a click from a client still showing the old card
+        click = block_action(
+            "approve_change",
+            user_id=APPROVER,
+            channel_id=CHANNEL,
+            message=body_message,
+            response_url=h.slack.new_response_url(),
+        )
+        await h.post(click)
+        await h.slack.wait_for("response_url")
+        assert "expired" in h.ephemerals_text()
+        assert h.sim.state.received(MODIFY) == 0
