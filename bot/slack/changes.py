@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -27,6 +28,7 @@ from bot.vpn.params import InvalidParametersError
 
 log = logging.getLogger("bot.slack")
 BOT = "vpnbot"
+MODIFYING = 2  # vpcConnStatus while a task changes the connection
 Say = Callable[[str], Awaitable[None]]
 
 STATE_WORDS = {
@@ -214,10 +216,13 @@ async def _succeeded(ctx: BotContext, request: ChangeRequest, proposal: Proposal
     await _finish(ctx, request, ChangeState.SUCCEEDED, text, "", not_live=missing)
 
 
-async def _verify(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None) -> tuple[list[str], str]:
-    """Re-read the connection: which proposed values are not live, and a sentence saying so."""
+async def _verify(
+    ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, live: VpnConnection | None = None
+) -> tuple[list[str], str]:
+    """Re-read the connection (unless ``live`` is given): which proposed values are not live, and a sentence."""
     try:
-        live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
+        if live is None:
+            live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
         if proposal is None:
             proposal = await _proposal(ctx, request, live)
     except (CloudError, InvalidParametersError, StoreError) as error:
@@ -269,7 +274,9 @@ def _running_text(request: ChangeRequest, status: str, elapsed: float | None) ->
 
 
 async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool = True) -> None:
-    """An edit with no known outcome: never re-sent; the connection says whether the proposed values are live."""
+    """An edit with no known outcome: never re-sent. Once the connection is no longer being modified, its settings
+    say whether the proposed values are live (succeeded) or not (failed, with Review again). While the cloud cannot
+    be read it stays ``unknown`` and is tried again at the next start."""
     if request.state is ChangeState.SUBMITTING:
         request = await ctx.store.claim(
             request.id, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN, actor=BOT, at=ctx.clock()
@@ -280,7 +287,15 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
                 request,
                 ":grey_question: vpnbot stopped while sending this change; checking the connection.",
             )
-    missing, note = await _verify(ctx, request, None)
+    live = await _settled(ctx, request)
+    if live is None:
+        await cards.update_card(
+            ctx.client,
+            request,
+            status_line="Could not read the connection to check the outcome; vpnbot tries again at its next start.",
+        )
+        return
+    missing, note = await _verify(ctx, request, None, live)
     if note.startswith("Could not verify"):
         await cards.update_card(ctx.client, request, status_line=note)
         return
@@ -298,6 +313,26 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
         await _finish(
             ctx, request, ChangeState.SUCCEEDED, ":large_green_circle: The proposed values are live. " + note, ""
         )
+
+
+async def _settled(ctx: BotContext, request: ChangeRequest) -> VpnConnection | None:
+    """The connection once it is not being modified (a task of the unknown edit may still run), polled with the
+    task backoff until the task deadline; None when it cannot be read or never settles."""
+    settings = ctx.settings
+    delay, ceiling = settings.vpnbot_task_poll_initial.total_seconds(), settings.vpnbot_task_poll_max.total_seconds()
+    deadline = time.monotonic() + settings.vpnbot_task_deadline.total_seconds()
+    while True:
+        try:
+            live: VpnConnection | None = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
+        except CloudError as error:
+            log.warning("reconciling %s: %s", request.id, error)
+            live = None
+        if live is not None and live.status != MODIFYING:
+            return live
+        if time.monotonic() + delay > deadline:
+            return None
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, ceiling)
 
 
 async def _fail(ctx: BotContext, request: ChangeRequest, expected: ChangeState, message: str) -> None:
