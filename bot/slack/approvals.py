@@ -45,7 +45,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
                 "Only the requester or an approver (VPNBOT_APPROVERS) can reject this change. Nothing was changed."
             )
             return
-        view = blocks.reject_view(request, blocks.metadata(request=request_id))
+        view = blocks.reject_view(request, blocks.metadata(request=request_id), withdraw=user_id == request.requester)
         try:
             await client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view.to_dict())
         except SlackApiError as error:

@@ -205,21 +205,22 @@ def _placeholder(kind: Kind) -> str | None:
     }.get(kind)
 
 
-def reject_view(request: ChangeRequest, private_metadata: str) -> View:
+def reject_view(request: ChangeRequest, private_metadata: str, *, withdraw: bool = False) -> View:
+    """Asks an optional reason; for the requester it is a withdrawal."""
+    question = (
+        f"Withdraw your change to *{esc(request.conn_name)}* (`{request.vpn_conn_id}`)?"
+        if withdraw
+        else f"Reject {user(request.requester)}'s change to *{esc(request.conn_name)}* (`{request.vpn_conn_id}`)?"
+    )
     return View(
         type="modal",
         callback_id=REJECT_CALLBACK,
-        title="Reject change",
-        submit="Reject",
+        title="Withdraw change" if withdraw else "Reject change",
+        submit="Withdraw" if withdraw else "Reject",
         close="Back",
         private_metadata=private_metadata,
         blocks=[
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=f"Reject {user(request.requester)}'s change to *{esc(request.conn_name)}* "
-                    f"(`{request.vpn_conn_id}`)? Nothing will be sent to the cloud."
-                )
-            ),
+            SectionBlock(text=MarkdownTextObject(text=f"{question} Nothing will be sent to the cloud.")),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label="Reason (optional)",
