@@ -295,3 +295,11 @@ async def test_an_unanswered_card_expires_and_a_late_click_is_refused(tmp_path: 
         await h.slack.wait_for("response_url")
         assert "expired" in h.ephemerals_text()
         assert h.sim.state.received(MODIFY) == 0
+
+
+async def test_list_needs_a_vpc_or_gateway_id(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.command("list office")
+        (reply,) = await h.slack.wait_for("response_url")
+        assert "neither a VPC id" in json.dumps(reply.args)
+        assert h.sim.state.received("DescribeVpnConn") == 0

@@ -61,6 +61,10 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
             assert argument is not None
             return blocks.connection_details(await ctx.cloud.client.describe_vpn_conn(argument))
         scope = argument or ""
+        if scope and not scope.startswith(("vpc-", "vpngw-")):
+            return blocks.text_blocks(
+                f"`{esc(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
+            )
         found = await ctx.cloud.client.list_vpn_conns(
             vpc_id=scope if scope.startswith("vpc-") else None,
             vpn_gw_id=scope if scope.startswith("vpngw-") else None,
