@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from aiohttp import web
+from items import item
 from pydantic import SecretStr
 
 from bot.tencent import (
@@ -50,46 +51,7 @@ Answer = Callable[[httpx.Request], httpx.Response]
 
 def describe_item(conn_id: str = "vpnx-ol6bcqp0", name: str = "office-gz") -> dict[str, Any]:
     """A DescribeVpnConn item as API 2.0 returns it: numbers as strings, sha1, the key in plain text."""
-    return {
-        "vpcId": 1001,
-        "unVpcId": "vpc-03vihbk9",
-        "vpnGwId": 2001,
-        "unVpnGwId": "vpngw-kfldykuz",
-        "vpnConnId": 3001,
-        "unVpnConnId": conn_id,
-        "vpnConnName": name,
-        "userGwId": 315,
-        "vpnGwAddress": "203.0.113.10",
-        "userGwAddress": "198.51.100.20",
-        "preSharedKey": OLD_PSK,
-        "sourceCidr": ["10.0.0.0/16"],
-        "destinationCidr": ["10.100.1.0/24"],
-        "vpcConnStatus": "6",
-        "netStatus": "available",
-        "createTime": "2015-11-06 11:20:39",
-        "IKESet": {
-            "propoEncryAlgorithm": "aes-cbc-256",
-            "propoAuthenAlgorithm": "sha1",
-            "exchangeMode": "main",
-            "localIdentity": "address",
-            "remoteIdentity": "address",
-            "localAddress": "203.0.113.10",
-            "remoteAddress": "198.51.100.20",
-            "localFqdnName": "",
-            "remoteFqdnName": "",
-            "dhGroupName": "group2",
-            "ikeSaLifetimeSeconds": "86400",
-        },
-        "IPsecSet": {
-            "encryptAlgorithm": "aes-cbc-128",
-            "integrityAlgorith": "sha1",
-            "encapMode": "tunnel",
-            "securityProto": "esp",
-            "pfsDhGroup": "null",
-            "ipsecSaLifetimeSeconds": "3600",
-            "ipsecSaLifetimeTraffic": "1843200",
-        },
-    }
+    return item(unVpnConnId=conn_id, vpnConnName=name, preSharedKey=OLD_PSK, destinationCidr=["10.100.1.0/24"])
 
 
 def ok(**fields: Any) -> Answer:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from items import item
 
 from bot.tencent.wire import describe_params, modify_params, redacted, task_params
 from bot.vpn.connection import VpnConnection, connection_from_describe
@@ -20,54 +21,12 @@ CURRENT_PSK = "old-key-Xq93"
 IKE_NAMES = {p.name for p in IKE_PARAMS}
 IPSEC_NAMES = {p.name for p in IPSEC_PARAMS}
 
-ITEM: dict[str, Any] = {
-    "vpcId": 1001,
-    "unVpcId": "vpc-03vihbk9",
-    "vpnGwId": 2001,
-    "unVpnGwId": "vpngw-kfldykuz",
-    "vpnConnId": 3001,
-    "unVpnConnId": "vpnx-ol6bcqp0",
-    "vpnConnName": "office-gz",
-    "userGwId": 315,
-    "unUserGwId": "cgw-3tq6x0f1",
-    "vpnGwAddress": "203.0.113.10",
-    "userGwAddress": "198.51.100.20",
-    "preSharedKey": CURRENT_PSK,
-    "sourceCidr": ["10.0.0.0/16"],
-    "destinationCidr": ["10.100.1.0/24"],
-    "vpcConnStatus": "6",
-    "netStatus": "available",
-    "createTime": "2015-11-06 11:20:39",
-    "IKESet": {
-        "propoEncryAlgorithm": "aes-cbc-256",
-        "propoAuthenAlgorithm": "sha1",
-        "exchangeMode": "main",
-        "localIdentity": "address",
-        "remoteIdentity": "address",
-        "localAddress": "203.0.113.10",
-        "remoteAddress": "198.51.100.20",
-        "localFqdnName": "",
-        "remoteFqdnName": "",
-        "dhGroupName": "group2",
-        "ikeSaLifetimeSeconds": "86400",
-    },
-    "IPsecSet": {
-        "encryptAlgorithm": "aes-cbc-128",
-        "integrityAlgorith": "sha1",
-        "encapMode": "tunnel",
-        "securityProto": "esp",
-        "pfsDhGroup": "null",
-        "ipsecSaLifetimeSeconds": "3600",
-        "ipsecSaLifetimeTraffic": "1843200",
-    },
-}
+ITEM: dict[str, Any] = item(vpnConnName="office-gz", preSharedKey=CURRENT_PSK, destinationCidr=["10.100.1.0/24"])
 
 
 def conn(**changes: Any) -> VpnConnection:
     """A connection normalised from a DescribeVpnConn item with top-level ``changes``."""
-    item = copy.deepcopy(ITEM)
-    item.update(changes)
-    return connection_from_describe(item)
+    return connection_from_describe({**copy.deepcopy(ITEM), **changes})
 
 
 def encode(edits: dict[str, str], connection: VpnConnection | None = None) -> dict[str, str]:
