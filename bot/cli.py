@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from bot.audit import run_audit
 from bot.cloud import Cloud, open_cloud
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import (
@@ -68,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--yes", action="store_true", help="apply without asking")
     edit.add_argument("--json", action="store_true", help="print the result as JSON")
     edit.add_argument("--sim", action="store_true", help="use the embedded cloud simulator")
+
+    audit = commands.add_parser(
+        "audit",
+        help="list the state file's audit log (VPNBOT_STATE_PATH), or --verify its hash chain",
+        description="List the tamper-evident audit log, one line per record, or check it with --verify "
+        "(exit 0 intact, 1 not intact, naming each problem; 2 no state file).",
+    )
+    audit.add_argument("--json", action="store_true", help="print the records (or the verdict) as JSON")
+    audit.add_argument("--verify", action="store_true", help="check the hash chain and its head")
     return parser
 
 
@@ -110,6 +120,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.slack.runner import run_bot
 
         return await run_bot(settings, sim=args.sim, port=args.port)
+    if args.command == "audit":
+        return await run_audit(
+            settings.vpnbot_state_path,
+            settings.vpnbot_store_key.get_secret_value() if settings.vpnbot_store_key else None,
+            as_json=args.json,
+            verify=args.verify,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
     if args.command == "show":
         async with open_cloud(settings, sim=args.sim) as cloud:
             return await _show(cloud, args.vpn_conn_id, as_json=args.json)

@@ -70,6 +70,7 @@ AUDIT_GENESIS = "0" * 64
 
 _OPEN_PREFIX = "open:"
 _AUDIT_HEAD = "audit_head"
+_AUDIT_HEAD_LOST = "audit_head_lost"
 _KEY_CHECK = "key_check"
 _KEY_CHECK_TEXT = b"vpnbot store key check"
 _SCHEMA = "schema"
@@ -219,12 +220,12 @@ class _Table(SqliteDict):  # type: ignore[misc]
     Values are JSON text in, raw text out (callers parse, so one unreadable row cannot hide the others).
     """
 
-    def __init__(self, path: Path, name: str, shared: Any = None) -> None:
+    def __init__(self, path: Path, name: str, shared: Any = None, *, read_only: bool = False) -> None:
         self._shared = shared
         super().__init__(
             str(path),
             tablename=name,
-            flag="c",
+            flag="r" if read_only else "c",
             autocommit=False,
             journal_mode="WAL",
             encode=_canonical,
@@ -244,14 +245,15 @@ class _Tables:
     meta: _Table
 
     @classmethod
-    def open(cls, path: Path) -> _Tables:
-        requests = _Table(path, "requests")
+    def open(cls, path: Path, *, read_only: bool = False) -> _Tables:
+        requests = _Table(path, "requests", read_only=read_only)
         try:
             conn = requests.conn
             # sqlitedict turns synchronous off; a claim must survive a power cut before its side effect.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")
-            return cls(requests, _Table(path, "secrets", conn), _Table(path, "audit", conn), _Table(path, "meta", conn))
+            others = (_Table(path, name, conn, read_only=read_only) for name in ("secrets", "audit", "meta"))
+            return cls(requests, *others)
         except BaseException:
             requests.close(force=True)
             raise
@@ -284,35 +286,44 @@ class Store:
         self.key_matches = True
         """False when the state file's secrets were written with another key (they cannot be read)."""
         self._key_material = b""
+        self._read_only = False
 
     def derived_key(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose``, derived from the store key: stable across restarts, secret like it."""
         return hmac.new(self._key_material, b"vpnbot:" + purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
-    def open(cls, path: Path, *, key: str | None = None) -> Store:
+    def open(cls, path: Path, *, key: str | None = None, read_only: bool = False) -> Store:
         """Open (creating, mode 0600) the state file at ``path``; called once at start, blocks briefly.
 
         ``key`` is ``VPNBOT_STORE_KEY`` when set; otherwise the key file beside the state file is used, created on
-        first use. Raises StoreKeyError for a malformed key, StoreError when the file cannot be opened.
+        first use. ``read_only`` (for ``vpnbot audit``) opens an existing file without writing anything to it or
+        beside it: no key file is created and every write raises StoreError. Raises StoreKeyError for a malformed
+        key, StoreError when the file cannot be opened.
         """
         path = Path(path)
         if not path.parent.is_dir():
             raise StoreError(f"the state file's directory {path.parent} does not exist (VPNBOT_STATE_PATH)")
+        if read_only and not path.is_file():
+            raise StoreError(f"there is no state file at {path} (VPNBOT_STATE_PATH)")
+        key_path = key_file_path(path)
         if key is not None:
             key_text, source = key, _ENV_KEY
-            fernet = _fernet_from(key_text, source)
+        elif read_only and not key_path.exists():
+            key_text, source = Fernet.generate_key().decode(), "no key (read-only)"
         else:
-            key_path = key_file_path(path)
             key_text, source = _read_or_create_key(key_path), f"the key file {key_path}"
-            fernet = _fernet_from(key_text, str(key_path))
-        _create_private(path)
+        fernet = _fernet_from(key_text, _ENV_KEY if key is not None else str(key_path))
+        if not read_only:
+            _create_private(path)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vpnbot-store")
         store = cls(path, fernet, source, executor)
         store._key_material = key_text.strip().encode()
+        store._read_only = read_only
         try:
-            store._tables = executor.submit(_Tables.open, path).result()
-            executor.submit(store._write, store._start).result()
+            store._tables = executor.submit(_Tables.open, path, read_only=read_only).result()
+            if not read_only:
+                executor.submit(store._write, store._start).result()
         except BaseException as error:
             store.close()
             if isinstance(error, StoreError):
@@ -480,7 +491,16 @@ class Store:
             rows = _audit_rows(tables)
             problems = [f"record {key} cannot be read: {r}" for key, r in rows if not isinstance(r, AuditRecord)]
             records = [r for _, r in rows if isinstance(r, AuditRecord)]
-            return problems + verify_chain(records, head=_audit_head(tables))
+            lost = _get(tables.meta, _AUDIT_HEAD_LOST)
+            head = _audit_head(tables)
+            if lost is not None:
+                seq = lost.get("seq") if isinstance(lost, dict) else "?"
+                problems.append(f"the audit log's head was missing (records after record {seq} may have been cut off)")
+            elif head is None and records:
+                problems.append(
+                    f"the audit log's head is missing (records after record {records[-1].seq} may have been cut off)"
+                )
+            return problems + verify_chain(records, head=head)
 
         return await self._run(self._read, work)
 
@@ -540,6 +560,8 @@ class Store:
 
     def _write(self, work: Callable[[_Tables], T]) -> T:
         """Run ``work`` in one transaction holding SQLite's write lock; commit, or roll back on any error."""
+        if self._read_only:
+            raise StoreError("the state file was opened read-only")
         tables = self._live_tables()
         conn = tables.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -573,6 +595,8 @@ class Store:
             if rows:
                 log.warning("the audit log's head was missing; continuing from record %d", rows[-1].seq)
                 tables.meta[_AUDIT_HEAD] = {"seq": rows[-1].seq, "hash": rows[-1].hash}
+                # Remembered for good: records after this one may have been cut off with the head.
+                tables.meta[_AUDIT_HEAD_LOST] = {"seq": rows[-1].seq}
         index = {key for key in tables.meta if key.startswith(_OPEN_PREFIX)}
         wanted: dict[str, str] = {}
         for request in self._all_requests(tables):

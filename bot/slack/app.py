@@ -15,18 +15,21 @@ log = logging.getLogger("bot.slack")
 CHATTY_LOGGERS = ("slack_bolt", "slack_sdk")
 
 
-def quiet_libraries() -> None:
+def quiet_libraries() -> logging.Logger:
+    """Hold the Slack libraries' loggers at INFO or above; the logger Bolt is given (it would otherwise copy the
+    root logger's level onto loggers of its own)."""
     for name in CHATTY_LOGGERS:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.INFO:
             logger.setLevel(logging.INFO)
+    return logging.getLogger("slack_bolt.AsyncApp")
 
 
 def build_app(ctx: BotContext, *, signing_secret: str | None) -> AsyncApp:
     """The app; ``signing_secret`` None means Socket Mode (no HTTP signatures to check)."""
-    quiet_libraries()
     app = AsyncApp(
         client=ctx.client,
+        logger=quiet_libraries(),
         signing_secret=signing_secret or "socket-mode",
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
