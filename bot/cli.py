@@ -186,7 +186,7 @@ async def _edit(cloud: Cloud, vpn_conn_id: str, edits: dict[str, str], *, yes: b
         print(f"vpnbot: the cloud refused the change: {error}", file=sys.stderr)
         return _finish(report | {"outcome": "refused", "error": str(error)}, as_json, EXIT_CLOUD)
     report["taskId"] = task_id
-    print(f"ModifyVpnConnEx accepted: task {task_id}", file=out)
+    print(f"{cloud.client.edit_action} accepted: task {task_id}", file=out)
 
     async with ProgressLine(task_id) as progress:
         result = await cloud.follower.follow(task_id, lambda state, t: progress.changed(state.status.value, t))

@@ -1,8 +1,9 @@
 """Wiring the settings to a cloud: the API client and task follower, against Tencent Cloud or the embedded simulator.
 
+The client speaks ``VPNBOT_CLOUD_API`` (API 2.0, the seed's, or API 3.0) behind one interface (``CloudClient``).
 ``open_cloud(settings, sim=True)`` starts the simulator in this process on a free loopback port with the demo world
-(or ``VPNBOT_SIM_WORLD``) and points the client at it with the world's own credentials, so no Tencent Cloud
-account is needed.
+(or ``VPNBOT_SIM_WORLD``) and points the client at its endpoint for that dialect with the world's own credentials,
+so no Tencent Cloud account is needed.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings
-from bot.tencent import Credentials, TaskFollower, VpcClient
+from bot.tencent import CloudClient, Credentials, TaskFollower, make_client
 
 
 @dataclass(frozen=True)
 class Cloud:
     """What a command needs of the cloud: the client, a follower for its tasks, and the simulator's URL if any."""
 
-    client: VpcClient
+    client: CloudClient
     follower: TaskFollower
     sim_url: str | None = None
 
@@ -31,10 +32,11 @@ def credentials_from(settings: Settings) -> Credentials:
         raise ConfigError("TENCENTCLOUD_SECRET_ID is not set: export your API key pair, or use --sim")
     if settings.tencentcloud_secret_key is None or not settings.tencentcloud_secret_key.get_secret_value():
         raise ConfigError("TENCENTCLOUD_SECRET_KEY is not set: export your API key pair, or use --sim")
-    return Credentials(settings.tencentcloud_secret_id, settings.tencentcloud_secret_key)
+    token = settings.tencentcloud_session_token.get_secret_value() if settings.tencentcloud_session_token else None
+    return Credentials(settings.tencentcloud_secret_id, settings.tencentcloud_secret_key, token or None)
 
 
-def follower_for(client: VpcClient, settings: Settings) -> TaskFollower:
+def follower_for(client: CloudClient, settings: Settings) -> TaskFollower:
     return TaskFollower(
         client.task_status,
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
@@ -47,22 +49,22 @@ def follower_for(client: VpcClient, settings: Settings) -> TaskFollower:
 async def open_cloud(settings: Settings, *, sim: bool) -> AsyncIterator[Cloud]:
     """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it."""
     async with AsyncExitStack() as stack:
-        endpoint = settings.vpnbot_cloud_endpoint
+        endpoint = settings.cloud_endpoint
         sim_url: str | None = None
         if sim:
             credentials, sim_url = await _start_sim(settings, stack)
             endpoint = sim_url
         else:
             credentials = credentials_from(settings)
-        client = await stack.enter_async_context(
-            VpcClient(
-                credentials,
-                endpoint=endpoint,
-                region=settings.tencentcloud_region,
-                signature_method=settings.vpnbot_signature_method,
-                timeout=settings.vpnbot_cloud_timeout.total_seconds(),
-            )
+        client = make_client(
+            settings.vpnbot_cloud_api,
+            credentials,
+            endpoint=endpoint,
+            region=settings.tencentcloud_region,
+            signature_method=settings.vpnbot_signature_method,
+            timeout=settings.vpnbot_cloud_timeout.total_seconds(),
         )
+        stack.push_async_callback(client.aclose)
         yield Cloud(client, follower_for(client, settings), sim_url)
 
 
@@ -79,4 +81,5 @@ async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credent
         raise ConfigError("VPNBOT_SIM_WORLD: the world has no credentials")
     secret_id, secret_key = next(iter(world.credentials.items()))
     server = await stack.enter_async_context(SimServer(SimState(world)))
-    return Credentials(secret_id, SecretStr(secret_key)), server.url
+    url = server.v3_url if settings.vpnbot_cloud_api == "v3" else server.url
+    return Credentials(secret_id, SecretStr(secret_key)), url

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_V2_ENDPOINT = "https://vpc.api.qcloud.com/v2/index.php"
+DEFAULT_ENDPOINTS = {"v2": "https://vpc.api.qcloud.com/v2/index.php", "v3": "https://vpc.tencentcloudapi.com/"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -47,8 +47,10 @@ class Settings(BaseSettings):
 
     tencentcloud_secret_id: str | None = None
     tencentcloud_secret_key: SecretStr | None = None
+    tencentcloud_session_token: SecretStr | None = None
     tencentcloud_region: str = "ap-guangzhou"
-    vpnbot_cloud_endpoint: str = DEFAULT_V2_ENDPOINT
+    vpnbot_cloud_api: Literal["v2", "v3"] = "v2"
+    vpnbot_cloud_endpoint: str | None = None
     vpnbot_signature_method: Literal["HmacSHA256", "HmacSHA1"] = "HmacSHA256"
     vpnbot_cloud_timeout: Duration = timedelta(seconds=10)
 
@@ -98,10 +100,15 @@ class Settings(BaseSettings):
 
     @field_validator("vpnbot_cloud_endpoint", "slack_api_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @property
+    def cloud_endpoint(self) -> str:
+        """``VPNBOT_CLOUD_ENDPOINT``, or the default of the API in use (``VPNBOT_CLOUD_API``)."""
+        return self.vpnbot_cloud_endpoint or DEFAULT_ENDPOINTS[self.vpnbot_cloud_api]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from bot.tencent import TaskId
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
 from bot.vpn.params import PARAMS, SETTING_NAMES, Kind, SpdPolicy, Value, format_value
@@ -99,7 +100,7 @@ def param_kinds_help() -> str:
 class ProgressLine:
     """A task's progress on a terminal: one line redrawn in place on a TTY, a line per change otherwise."""
 
-    def __init__(self, task_id: int, stream: TextIO | None = None) -> None:
+    def __init__(self, task_id: TaskId, stream: TextIO | None = None) -> None:
         self.task_id = task_id
         self.stream = stream or sys.stderr
         self.status = "submitted"

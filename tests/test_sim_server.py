@@ -125,7 +125,7 @@ async def test_describe_by_id_over_get_and_post_with_both_hmacs(
     assert (answer["code"], answer["message"], answer["codeDesc"]) == (0, "", "Success")
     assert answer["totalCount"] == 1
     assert answer["data"][0]["unVpnConnId"] == CONN
-    assert answer["data"][0]["IKESet"]["dhGroupName"] == "group14"
+    assert answer["data"][0]["IKESet"]["dhGroupName"] == "group2"
 
 
 async def test_listing_with_filters_and_paging(http: httpx.AsyncClient, sim: SimServer) -> None:

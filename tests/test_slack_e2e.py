@@ -37,7 +37,7 @@ async def test_the_whole_happy_path(tmp_path: Path) -> None:
         view = h.slack.view(updated.response["view"]["id"])
         blocks = {b.get("block_id"): b for b in view["blocks"] if b["type"] == "input"}
         assert blocks["vpnConnName"]["element"]["initial_value"] == "office-shanghai"
-        assert blocks["IKESet.dhGroupName"]["element"]["initial_option"]["value"] == "group14"
+        assert blocks["IKESet.dhGroupName"]["element"]["initial_option"]["value"] == "group2"
         assert blocks["preSharedKey"]["element"].get("initial_value") is None
         for block_id, block in blocks.items():
             assert block["element"]["action_id"] == block_id

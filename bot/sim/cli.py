@@ -14,7 +14,11 @@ from bot.sim.state import DEMO_SECRET_ID, DEMO_SECRET_KEY, load_world
 
 def _announce(url: str, world: str | None) -> None:
     credentials = load_world(world).credentials
-    lines = [f"vpnbot simulator (Tencent Cloud VPC API 2.0) listening on {url}", f"export VPNBOT_CLOUD_ENDPOINT={url}"]
+    v3_url = url.removesuffix("v2/index.php")
+    lines = [
+        f"vpnbot simulator (Tencent Cloud VPC) listening: API 2.0 at {url}, API 3.0 at {v3_url}",
+        f"export VPNBOT_CLOUD_ENDPOINT={url}  # or, with VPNBOT_CLOUD_API=v3: {v3_url}",
+    ]
     for secret_id, secret_key in credentials.items():
         lines.append(f"export TENCENTCLOUD_SECRET_ID={secret_id}")
         if secret_id == DEMO_SECRET_ID and secret_key == DEMO_SECRET_KEY:

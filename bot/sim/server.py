@@ -1,4 +1,10 @@
-"""The simulator's wire: Tencent Cloud API 2.0 over HTTP at ``/v2/index.php``, answered from a :class:`SimState`.
+"""The simulator's wire: Tencent Cloud API 2.0 over HTTP at ``/v2/index.php`` and API 3.0 at ``/``, both answered
+from one :class:`SimState`, so a change made through one dialect is visible through the other.
+
+API 3.0 (``POST /``, JSON, TC3-HMAC-SHA256) is checked and answered by ``bot.sim.v3`` (see its docstring for the
+order of checks and the codes); this module gives it the same machinery as API 2.0: arrivals, the journal (the
+API 3.0 action and its ``Error.Code``, or "0"), the faults of the API 2.0 equivalent action, the 503 page, and the
+log line. The rest of this docstring is about API 2.0.
 
 Every request is checked like the real service, in this order: common parameters present (4000), SecretId known
 (4104), ``Timestamp`` within 300 s of the state's clock (4500), ``Signature`` right for this method, host (the
@@ -22,6 +28,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +37,8 @@ from typing import Any, Final
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from bot.sim import v3
+from bot.sim.faults import InjectedFault
 from bot.sim.state import (
     ACTIONS,
     SimApiError,
@@ -41,11 +50,12 @@ from bot.sim.state import (
 )
 from bot.tencent.signing import verify
 
-__all__ = ["API_PATH", "SimServer", "build_app", "run_forever"]
+__all__ = ["API_PATH", "V3_PATH", "SimServer", "build_app", "run_forever"]
 
 logger = logging.getLogger("bot.sim")
 
 API_PATH: Final = "/v2/index.php"
+V3_PATH: Final = "/"
 REQUIRED_COMMON: Final = ("Action", "Timestamp", "Nonce", "SecretId", "Signature", "Region")
 OPTIONAL_COMMON: Final = ("SignatureMethod", "Token", "RequestClient", "Version")
 COMMON_PARAMS: Final = frozenset(REQUIRED_COMMON + OPTIONAL_COMMON)
@@ -165,16 +175,26 @@ def _fault_error(code: int) -> SimApiError:
     return SimApiError(6000, "InternalError", "internal error, please retry later (simulated)")
 
 
+async def _suffer(state: SimState, action: str) -> InjectedFault:
+    """Draw the fault of one request of ``action`` and wait its latency; the caller answers 503 or the error."""
+    fault = state.draw_fault(action)
+    if fault.latency > 0:
+        await asyncio.sleep(fault.latency)
+    return fault
+
+
+def _unavailable() -> web.Response:
+    return web.Response(status=503, text=_UNAVAILABLE_PAGE, content_type="text/html")
+
+
 async def _answer(state: SimState, nonces: NonceCache, request: web.Request, params: dict[str, str]) -> web.Response:
     authenticate(state, nonces, request, params)
     action = params["Action"]
     if action not in ACTIONS:
         raise unknown_action(action)
-    fault = state.draw_fault(action)
-    if fault.latency > 0:
-        await asyncio.sleep(fault.latency)
+    fault = await _suffer(state, action)
     if fault.http_503:
-        return web.Response(status=503, text=_UNAVAILABLE_PAGE, content_type="text/html")
+        return _unavailable()
     if fault.code is not None:
         raise _fault_error(fault.code)
     answer = state.handle(action, {k: v for k, v in params.items() if k not in COMMON_PARAMS})
@@ -199,6 +219,47 @@ async def handle_api(request: web.Request) -> web.Response:
         response, code = web.json_response(_fault_error(6000).to_json()), "6000"
     request.app[_STATE_KEY].journal.append((action, code))
     logger.info("%s -> %s in %.3f s (params: %s)", action, code, time.perf_counter() - started, names or "none")
+    return response
+
+
+async def _answer_v3(state: SimState, request: web.Request, request_id: str, names: list[str]) -> web.Response:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise v3.V3Error("RequestSizeLimitExceeded", "The request body is too large.") from None
+    action = v3.verify_request(state, request.method, host_without_port(request.host), request.headers, body)
+    params = v3.parse_body(body)
+    names.extend(shown_name(name) for name in sorted(params))
+    fault = await _suffer(state, action)
+    if fault.http_503:
+        return _unavailable()
+    if fault.code is not None:
+        raise v3.fault_error(fault.code)
+    answer = v3.run(state, action, params, request_id)
+    return web.json_response(v3.success_body(answer, request_id))
+
+
+async def handle_api_v3(request: web.Request) -> web.Response:
+    """``POST /``: one API 3.0 call; errors answer HTTP 200 with ``{"Response": {"Error": ...}}``."""
+    started = time.perf_counter()
+    state = request.app[_STATE_KEY]
+    request_id = str(uuid.uuid4())
+    action = shown_name(request.headers.get("X-TC-Action") or "?")
+    state.arrivals[action] += 1
+    names: list[str] = []  # the top-level parameter NAMES, once the body is read
+    try:
+        response = await _answer_v3(state, request, request_id, names)
+        code = "0" if response.status == 200 else f"HTTP {response.status}"
+    except v3.V3Error as error:
+        response, code = web.json_response(v3.error_body(error, request_id)), error.code
+    except Exception as error:  # an answer, not a dropped connection, as on API 2.0
+        logger.error("%s failed inside the simulator: %s", action, type(error).__name__)
+        internal = v3.fault_error(6000)
+        response, code = web.json_response(v3.error_body(internal, request_id)), internal.code
+    state.journal.append((action, code))
+    logger.info(
+        "%s -> %s in %.3f s (params: %s)", action, code, time.perf_counter() - started, ", ".join(names) or "none"
+    )
     return response
 
 
@@ -232,6 +293,7 @@ def build_app(state: SimState) -> web.Application:
     app[_NONCES_KEY] = NonceCache()
     app.router.add_route("GET", API_PATH, handle_api)
     app.router.add_route("POST", API_PATH, handle_api)
+    app.router.add_route("POST", V3_PATH, handle_api_v3)
     app.router.add_get("/_sim/world", handle_world)
     app.router.add_post("/_sim/faults", handle_faults)
     app.router.add_get("/healthz", handle_health)
@@ -245,7 +307,8 @@ def build_app(state: SimState) -> web.Application:
 class SimServer:
     """The simulator on a loopback port: ``async with SimServer(state) as sim: ... sim.url ...``.
 
-    ``port=0`` picks a free port. ``url`` is the API endpoint, ``http://HOST:PORT/v2/index.php``.
+    ``port=0`` picks a free port. ``url`` is the API 2.0 endpoint, ``http://HOST:PORT/v2/index.php``; ``v3_url``
+    the API 3.0 one, ``http://HOST:PORT/``.
     """
 
     def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -266,6 +329,11 @@ class SimServer:
     def base_url(self) -> str:
         """``http://HOST:PORT`` (for ``/_sim/...`` and ``/healthz``)."""
         return self.url.removesuffix(API_PATH)
+
+    @property
+    def v3_url(self) -> str:
+        """The API 3.0 endpoint, ``http://HOST:PORT/``; RuntimeError before :meth:`start`."""
+        return self.base_url + V3_PATH
 
     async def start(self) -> str:
         """Start listening; returns the endpoint URL."""

@@ -2,7 +2,9 @@
 
 A :class:`SimState` answers the API 2.0 actions ``DescribeVpnConn``, ``ModifyVpnConnEx`` and
 ``DescribeVpcTaskResult`` from plain ``name -> value`` parameters (the wire form, common parameters removed), and
-raises :class:`SimApiError` where the real service answers an error. Time comes from an injectable ``clock``: tasks
+raises :class:`SimApiError` where the real service answers an error. The API 3.0 dialect (``bot.sim.v3``) is a
+translation onto these same actions, so both dialects see one world: :data:`API2_ACTION` names each API 3.0 action's
+API 2.0 equivalent, under which its faults are looked up and its arrivals counted. Time comes from an injectable ``clock``: tasks
 advance lazily on every call, so tests move time forward without sleeping. Everything runs on one event loop and no
 method awaits, so each call is atomic.
 
@@ -41,6 +43,7 @@ from bot.vpn.params import (
 
 __all__ = [
     "ACTIONS",
+    "API2_ACTION",
     "DEMO_SECRET_ID",
     "DEMO_SECRET_KEY",
     "SimApiError",
@@ -60,15 +63,30 @@ TASK_SUCCEEDED, TASK_FAILED, TASK_RUNNING = 0, 1, 2
 
 _NAME_MAX_SHOWN = 64
 
+# Each API 3.0 action (Version 2017-03-12) and the API 2.0 action it is answered by.
+API2_ACTION: Final[Mapping[str, str]] = {
+    "DescribeVpnConnections": "DescribeVpnConn",
+    "ModifyVpnConnectionAttribute": "ModifyVpnConnEx",
+    "DescribeVpcTaskResult": "DescribeVpcTaskResult",
+}
+_SAME_ACTION: Final[Mapping[str, frozenset[str]]] = {
+    name: frozenset({v3, v2}) for v3, v2 in API2_ACTION.items() for name in (v3, v2)
+}
+
 
 class SimApiError(Exception):
-    """An API error as the service answers it: ``{"code": code, "message": message, "codeDesc": code_desc}``."""
+    """An API error as the service answers it: ``{"code": code, "message": message, "codeDesc": code_desc}``.
 
-    def __init__(self, code: int, code_desc: str, message: str) -> None:
+    ``reason`` tells apart errors that share a code but that API 3.0 answers differently (``"spd-overlap"``: peer
+    networks overlapping another connection's, a 4000 on API 2.0); empty for the others.
+    """
+
+    def __init__(self, code: int, code_desc: str, message: str, *, reason: str = "") -> None:
         super().__init__(f"{code} {code_desc}: {message}")
         self.code = code
         self.code_desc = code_desc
         self.message = message
+        self.reason = reason
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "codeDesc": self.code_desc}
@@ -391,6 +409,7 @@ class Task:
     result: dict[str, Any]
     done: bool = False
     message: str = ""
+    request_id: str | None = None  # the API 3.0 RequestId that names the task there, when it started on API 3.0
 
     @property
     def status(self) -> int:
@@ -419,6 +438,7 @@ class SimState:
         }
         self._world.vpn_connections = []
         self._tasks: dict[int, Task] = {}
+        self._tasks_by_request: dict[str, int] = {}
         self._next_task_id = FIRST_TASK_ID
         self.clock = clock
         self.rng = random.Random(seed)
@@ -429,8 +449,13 @@ class SimState:
     # -- credentials and faults ----------------------------------------------------------------------------------
 
     def received(self, action: str) -> int:
-        """How many requests for ``action`` have arrived, answered or not (a client may give up before the answer)."""
-        return self.arrivals[action]
+        """How many requests for ``action`` have arrived, answered or not (a client may give up before the answer).
+
+        Dialect-agnostic: an action counts together with its equivalent in the other API generation, so
+        ``received("ModifyVpnConnEx")`` counts ``ModifyVpnConnectionAttribute`` requests too (and the other way
+        round); ``arrivals`` keeps the per-name counts.
+        """
+        return sum(self.arrivals[name] for name in _SAME_ACTION.get(action, frozenset({action})))
 
     def secret_key_for(self, secret_id: str) -> str | None:
         """The SecretKey of ``secret_id``, or None when the world does not know it."""
@@ -446,8 +471,12 @@ class SimState:
         return self._world.faults
 
     def draw_fault(self, action: str) -> InjectedFault:
-        """The fault to inject into one request of ``action`` (spends one ``http5xx``/``overQuota`` count)."""
-        return draw(self._world.faults, action, self.rng)
+        """The fault to inject into one request of ``action`` (spends one ``http5xx``/``overQuota`` count).
+
+        An API 3.0 action draws the faults of its API 2.0 equivalent (:data:`API2_ACTION`): a world's faults are
+        keyed by the API 2.0 names and apply to both dialects.
+        """
+        return draw(self._world.faults, API2_ACTION.get(action, action), self.rng)
 
     # -- reading the world ---------------------------------------------------------------------------------------
 
@@ -456,15 +485,37 @@ class SimState:
         self._advance()
         return copy.deepcopy(self._connections[vpn_conn_id])
 
+    def connections(self) -> list[dict[str, Any]]:
+        """Copies of every stored ``DescribeVpnConn`` item, in ``DescribeVpnConn``'s default order (``createTime``,
+        then numeric ``vpnConnId``)."""
+        self._advance()
+        items = sorted(self._connections.values(), key=lambda item: _order_key(item, None))
+        return copy.deepcopy(items)
+
     def snapshot(self) -> dict[str, Any]:
-        """The world as JSON (loadable by :func:`load_world`), plus ``tasks``: each task's id, connection and status."""
+        """The world as JSON (loadable by :func:`load_world`), plus ``tasks``: each task's id, connection and status
+        (and ``requestId`` for a task started through API 3.0)."""
         self._advance()
         world = self._world.to_json()
         world["vpnConnections"] = copy.deepcopy(list(self._connections.values()))
-        world["tasks"] = [
-            {"taskId": t.task_id, "vpnConnId": t.vpn_conn_id, "status": t.status} for t in self._tasks.values()
-        ]
+        world["tasks"] = [_task_json(t) for t in self._tasks.values()]
         return world
+
+    # -- API 3.0 task names --------------------------------------------------------------------------------------
+
+    def name_task(self, task_id: int, request_id: str) -> None:
+        """Register ``request_id`` (an API 3.0 RequestId) as another name of task ``task_id``; KeyError if unknown.
+
+        API 3.0 follows an asynchronous edit by the RequestId of the call that started it; the task keeps its
+        integer id, so the same task is visible through both dialects.
+        """
+        task = self._tasks[task_id]
+        task.request_id = request_id
+        self._tasks_by_request[request_id] = task_id
+
+    def task_id_named(self, request_id: str) -> int | None:
+        """The integer id of the task registered under ``request_id``, or None."""
+        return self._tasks_by_request.get(request_id)
 
     # -- actions -------------------------------------------------------------------------------------------------
 
@@ -570,7 +621,10 @@ class SimState:
     def _check_not_busy(self, item: Mapping[str, Any]) -> None:
         for task in self._tasks.values():
             if not task.done and task.vpn_conn_id == item["unVpnConnId"]:
-                message = f"VPN connection {task.vpn_conn_id} is being modified by task {task.task_id}; retry later"
+                named = f" (RequestId {task.request_id})" if task.request_id else ""
+                message = (
+                    f"VPN connection {task.vpn_conn_id} is being modified by task {task.task_id}{named}; retry later"
+                )
                 raise SimApiError(5100, "OperationDenied.VpnConnBusy", message)
 
     def _check_name_free(self, new_item: Mapping[str, Any]) -> None:
@@ -597,7 +651,9 @@ class SimState:
                     f"{a_local} -> {a_remote} overlaps {b_local} -> {b_remote} of VPN connection "
                     f"{other['unVpnConnId']} on the same VPN gateway"
                 )
-                raise invalid_parameters({name: message})
+                error = invalid_parameters({name: message})
+                error.reason = "spd-overlap"
+                raise error
 
     def _start_task(self, item: dict[str, Any], result: dict[str, Any]) -> Task:
         faults = self._world.faults
@@ -631,6 +687,13 @@ class SimState:
                 f"{item.get('userGwAddress', '')} timed out (simulated); the previous settings remain in force"
             )
         item["vpcConnStatus"] = STATUS_NORMAL
+
+
+def _task_json(task: Task) -> dict[str, Any]:
+    answer: dict[str, Any] = {"taskId": task.task_id, "vpnConnId": task.vpn_conn_id, "status": task.status}
+    if task.request_id is not None:
+        answer["requestId"] = task.request_id
+    return answer
 
 
 def _propose(current: VpnConnection, decoded: _DecodedEdit) -> Proposal:

@@ -1,10 +1,12 @@
-"""The cloud: a typed async client for Tencent Cloud's VPC API 2.0, a task follower, and one error hierarchy.
+"""The cloud: typed async clients for Tencent Cloud's VPC API 2.0 and API 3.0 behind one interface
+(:class:`CloudClient`, built by :func:`make_client`), a task follower, and one error hierarchy.
 
-``bot.tencent.wire`` (parameter encoding) and ``bot.tencent.signing`` are importable for tests and the simulator,
-but callers need only the names below.
+``bot.tencent.wire`` / ``bot.tencent.wire_v3`` (parameter encoding) and ``bot.tencent.signing`` are importable for
+tests and the simulator, but callers need only the names below.
 """
 
 from bot.tencent.client import Credentials, VpcClient
+from bot.tencent.client_v3 import VpcClientV3
 from bot.tencent.errors import (
     ApiError,
     CloudError,
@@ -14,11 +16,15 @@ from bot.tencent.errors import (
     ServerError,
     TransportError,
 )
+from bot.tencent.interface import DEFAULT_ENDPOINTS, CloudApi, CloudClient, make_client
 from bot.tencent.signing import SignatureMethod
-from bot.tencent.tasks import TaskFollower, TaskOutcome, TaskResult, TaskState, TaskStatus
+from bot.tencent.tasks import TaskFollower, TaskId, TaskOutcome, TaskResult, TaskState, TaskStatus
 
 __all__ = [
+    "DEFAULT_ENDPOINTS",
     "ApiError",
+    "CloudApi",
+    "CloudClient",
     "CloudError",
     "CloudTimeoutError",
     "Credentials",
@@ -27,10 +33,13 @@ __all__ = [
     "ServerError",
     "SignatureMethod",
     "TaskFollower",
+    "TaskId",
     "TaskOutcome",
     "TaskResult",
     "TaskState",
     "TaskStatus",
     "TransportError",
     "VpcClient",
+    "VpcClientV3",
+    "make_client",
 ]

@@ -8,6 +8,9 @@ a POST form.
 Secrets stay out of every log line and exception text: logs carry action names, attempts, codes, durations and
 parameter names, never values or bodies; ``DescribeVpnConn`` items are normalised at once (the key becomes a
 fingerprint) and ``ModifyVpnConnEx``'s answer, which echoes the key, is reduced to its ``taskId``.
+
+:class:`BaseVpcClient` holds what the API 3.0 client (``bot.tencent.client_v3``) shares with this one: the retry
+policy, the per-action counter, the HTTP error mapping and the secret hygiene of every attempt.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -35,12 +38,12 @@ from bot.tencent.errors import (
     TransportError,
 )
 from bot.tencent.signing import SignatureMethod, sign, string_to_sign
-from bot.tencent.tasks import TaskState, TaskStatus
+from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire import DESCRIBE_LIMIT_MAX, REDACTED, describe_params, modify_params, task_params
 from bot.vpn.connection import CloudDataError, VpnConnection, connection_from_describe
 from bot.vpn.edit import Proposal
 
-__all__ = ["DEFAULT_ENDPOINT", "Credentials", "VpcClient"]
+__all__ = ["DEFAULT_ENDPOINT", "BaseVpcClient", "Credentials", "VpcClient"]
 
 log = logging.getLogger("bot.tencent")
 
@@ -55,34 +58,38 @@ _DETAIL_MAX = 200
 
 @dataclass(frozen=True)
 class Credentials:
-    """An API key pair; ``token`` is set for temporary credentials (sent as the ``Token`` common parameter).
-    Neither the key nor the token shows in ``repr``."""
+    """An API key pair; ``token`` is set for temporary credentials (sent as the ``Token`` common parameter under
+    API 2.0, the ``X-TC-Token`` header under API 3.0). Neither the key nor the token shows in ``repr``."""
 
     secret_id: str
     secret_key: SecretStr
     token: str | None = field(default=None, repr=False)
 
 
-class VpcClient:
-    """The VPC API 2.0 client. Use as ``async with VpcClient(...) as client:`` or call :meth:`aclose`.
+Params = TypeVar("Params", bound=Mapping[str, Any])
 
-    The signature covers ``POST`` + the endpoint's host WITHOUT its port (the host as the server sees it, minus
-    the port) + the endpoint's path. ``timeout`` (seconds) bounds every request, including on a caller's ``http``
-    client (which :meth:`aclose` leaves open). A read is tried up to ``read_attempts`` times, waiting
-    ``retry_base * 2**n`` seconds (plus up to 10 % jitter) before retry ``n + 1``.
+
+class BaseVpcClient(Generic[Params]):
+    """What the API 2.0 and API 3.0 clients share: the HTTP client and its life, the per-action call counter, one
+    attempt's bookkeeping (count, time, log, classify) and the retry policy for reads.
+
+    A dialect says how to sign and encode a request (:meth:`_request`), what a well-formed answer is
+    (:meth:`_body`) and when that answer is a refusal (:meth:`_refusal`). Actions in ``_EDITS`` are never retried
+    by anything here, and a timeout on one says that the outcome is unknown.
     """
+
+    _EDITS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
         credentials: Credentials,
         *,
-        endpoint: str = DEFAULT_ENDPOINT,
-        region: str = "ap-guangzhou",
-        signature_method: SignatureMethod = "HmacSHA256",
-        timeout: float = 10.0,
-        read_attempts: int = 4,
-        retry_base: float = 0.5,
-        http: httpx.AsyncClient | None = None,
+        endpoint: str,
+        region: str,
+        timeout: float,
+        read_attempts: int,
+        retry_base: float,
+        http: httpx.AsyncClient | None,
     ) -> None:
         url = httpx.URL(endpoint)
         if url.scheme not in ("http", "https") or not url.host:
@@ -92,9 +99,9 @@ class VpcClient:
         self._credentials = credentials
         self._endpoint = endpoint
         self._host = url.host
+        self._netloc = url.netloc.decode("ascii")
         self._path = url.path or "/"
         self._region = region
-        self._method: SignatureMethod = signature_method
         self._timeout = timeout
         self._read_attempts = read_attempts
         self._retry_base = retry_base
@@ -103,7 +110,7 @@ class VpcClient:
         self._calls: Counter[str] = Counter()
 
     def __repr__(self) -> str:
-        return f"VpcClient(endpoint={self._endpoint!r}, region={self._region!r})"
+        return f"{type(self).__name__}(endpoint={self._endpoint!r}, region={self._region!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -120,6 +127,108 @@ class VpcClient:
     def calls(self) -> Counter[str]:
         """A snapshot of the number of requests sent per action, every attempt counted."""
         return Counter(self._calls)
+
+    def _request(self, action: str, params: Params) -> dict[str, Any]:
+        """The signed request for one attempt, as keyword arguments of ``httpx.AsyncClient.post``."""
+        raise NotImplementedError
+
+    def _body(self, action: str, response: httpx.Response) -> dict[str, Any]:
+        """The answer's JSON object in the dialect's shape; a TransportError (or ResponseError) otherwise."""
+        raise NotImplementedError
+
+    def _refusal(self, action: str, body: Mapping[str, Any], scrub: list[str]) -> ApiError | None:
+        """The ApiError this answer is, with every ``scrub`` value masked in its texts; None for success."""
+        raise NotImplementedError
+
+    async def _read(self, action: str, params: Params) -> dict[str, Any]:
+        attempt = 1
+        while True:
+            try:
+                return await self._call(action, params, attempt)
+            except CloudError as error:
+                if attempt >= self._read_attempts or not _worth_retrying(error):
+                    raise
+                delay = self._retry_base * 2 ** (attempt - 1) * (1 + random.uniform(0, _JITTER))
+                log.info("%s attempt %d: %s, retrying in %.2f s", action, attempt, type(error).__name__, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _call(self, action: str, params: Params, attempt: int, scrub: Iterable[str] = ()) -> dict[str, Any]:
+        """One signed request; the answer's JSON object when it is a success, else the matching CloudError."""
+        request = self._request(action, params)
+        self._calls[action] += 1
+        started = time.perf_counter()
+        try:
+            body = self._body(action, await self._send(action, request))
+        except CloudError as error:
+            log.info("%s attempt %d: %s after %.0f ms", action, attempt, type(error).__name__, _ms(started))
+            raise
+        hidden = [self._credentials.secret_key.get_secret_value(), self._credentials.token or "", *scrub]
+        refusal = self._refusal(action, body, [value for value in hidden if value])
+        outcome = "ok" if refusal is None else f"code {str(refusal.code)[:60]}"
+        level = logging.DEBUG if refusal is None else logging.INFO
+        log.log(level, "%s attempt %d: %s in %.0f ms", action, attempt, outcome, _ms(started))
+        if refusal is not None:
+            raise refusal
+        return body
+
+    def _decoded(self, action: str, response: httpx.Response) -> object:
+        """The decoded JSON answer; ServerError for HTTP 5xx, TransportError when it is not JSON."""
+        status = response.status_code
+        if status >= 500:
+            raise ServerError(action, status)
+        body = _json(response)
+        if body is None:
+            raise TransportError(action, f"HTTP {status}: the answer is not JSON")
+        return body
+
+    async def _send(self, action: str, request: Mapping[str, Any]) -> httpx.Response:
+        try:
+            return await self._http.post(self._endpoint, timeout=self._timeout, **request)
+        except httpx.TimeoutException as error:
+            unknown = "; the edit may or may not have been applied" if action in self._EDITS else ""
+            failure: CloudError = CloudTimeoutError(
+                action, f"no answer within {self._timeout:g} s ({type(error).__name__}){unknown}"
+            )
+        except httpx.RequestError as error:
+            failure = TransportError(action, f"{type(error).__name__}: {str(error)[:_DETAIL_MAX]}")
+        raise failure  # outside the handler: the httpx error (its request holds the signed request) is not chained
+
+
+class VpcClient(BaseVpcClient[Mapping[str, str]]):
+    """The VPC API 2.0 client. Use as ``async with VpcClient(...) as client:`` or call :meth:`aclose`.
+
+    The signature covers ``POST`` + the endpoint's host WITHOUT its port (the host as the server sees it, minus
+    the port) + the endpoint's path. ``timeout`` (seconds) bounds every request, including on a caller's ``http``
+    client (which :meth:`aclose` leaves open). A read is tried up to ``read_attempts`` times, waiting
+    ``retry_base * 2**n`` seconds (plus up to 10 % jitter) before retry ``n + 1``.
+    """
+
+    _EDITS = frozenset({MODIFY})
+    edit_action = MODIFY
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        endpoint: str = DEFAULT_ENDPOINT,
+        region: str = "ap-guangzhou",
+        signature_method: SignatureMethod = "HmacSHA256",
+        timeout: float = 10.0,
+        read_attempts: int = 4,
+        retry_base: float = 0.5,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            credentials,
+            endpoint=endpoint,
+            region=region,
+            timeout=timeout,
+            read_attempts=read_attempts,
+            retry_base=retry_base,
+            http=http,
+        )
+        self._method: SignatureMethod = signature_method
 
     async def describe_vpn_conn(self, vpn_conn_id: str) -> VpnConnection:
         """The connection ``vpn_conn_id`` (``vpnx-...``, or the numeric id); NotFoundError if there is none."""
@@ -152,42 +261,19 @@ class VpcClient:
         body = await self._call(MODIFY, params, attempt=1, scrub=[key.get_secret_value()] if key else [])
         return _task_id(body)
 
-    async def task_status(self, task_id: int) -> TaskState:
-        """The task's state from ``DescribeVpcTaskResult`` (status 0 succeeded, 1 failed, anything else running)."""
-        return _task_state(await self._read(TASK, task_params(task_id)))
+    async def task_status(self, task_id: TaskId) -> TaskState:
+        """The task's state from ``DescribeVpcTaskResult`` (status 0 succeeded, 1 failed, anything else running).
 
-    async def _read(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
-        attempt = 1
-        while True:
-            try:
-                return await self._call(action, params, attempt)
-            except CloudError as error:
-                if attempt >= self._read_attempts or not _worth_retrying(error):
-                    raise
-                delay = self._retry_base * 2 ** (attempt - 1) * (1 + random.uniform(0, _JITTER))
-                log.info("%s attempt %d: %s, retrying in %.2f s", action, attempt, type(error).__name__, delay)
-            await asyncio.sleep(delay)
-            attempt += 1
+        API 2.0 task ids are numbers: a string of digits is read as one, any other string raises ValueError (a
+        task id of the other dialect; nothing is sent).
+        """
+        number = as_int(task_id)
+        if number is None:
+            raise ValueError(f"an API 2.0 task id is a number, got {str(task_id)[:60]!r}")
+        return _task_state(await self._read(TASK, task_params(number)))
 
-    async def _call(
-        self, action: str, params: Mapping[str, str], attempt: int, scrub: Iterable[str] = ()
-    ) -> dict[str, Any]:
-        """One signed request; its JSON object answer when ``code`` is 0, else the matching CloudError."""
-        form = self._signed(action, params)
-        self._calls[action] += 1
-        started = time.perf_counter()
-        try:
-            body = await self._exchange(action, form)
-        except CloudError as error:
-            log.info("%s attempt %d: %s after %.0f ms", action, attempt, type(error).__name__, _ms(started))
-            raise
-        code = body.get("code")
-        success = _is_success(code)
-        level = logging.DEBUG if success else logging.INFO
-        log.log(level, "%s attempt %d: code %s in %.0f ms", action, attempt, str(code)[:20], _ms(started))
-        if not success:
-            raise _api_error(action, body, [self._credentials.secret_key.get_secret_value(), *scrub])
-        return body
+    def _request(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        return {"data": self._signed(action, params)}
 
     def _signed(self, action: str, params: Mapping[str, str]) -> dict[str, str]:
         form = dict(params)
@@ -205,30 +291,16 @@ class VpcClient:
         form["Signature"] = sign(self._credentials.secret_key.get_secret_value(), text, self._method)
         return form
 
-    async def _exchange(self, action: str, form: Mapping[str, str]) -> dict[str, Any]:
-        """POST the form, read the JSON object answer. The body never reaches an exception (it may hold a key)."""
-        response = await self._send(action, form)
-        status = response.status_code
-        if status >= 500:
-            raise ServerError(action, status)
-        body = _json(response)
-        if body is None:
-            raise TransportError(action, f"HTTP {status}: the answer is not JSON")
+    def _body(self, action: str, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object answer; the body never reaches an exception (it may hold a key)."""
+        body = self._decoded(action, response)
         if not isinstance(body, dict) or "code" not in body:
+            status = response.status_code
             raise ResponseError(action, f"HTTP {status}: the answer is not an API 2.0 object with a code")
         return body
 
-    async def _send(self, action: str, form: Mapping[str, str]) -> httpx.Response:
-        try:
-            return await self._http.post(self._endpoint, data=dict(form), timeout=self._timeout)
-        except httpx.TimeoutException as error:
-            unknown = "; the edit may or may not have been applied" if action == MODIFY else ""
-            failure: CloudError = CloudTimeoutError(
-                action, f"no answer within {self._timeout:g} s ({type(error).__name__}){unknown}"
-            )
-        except httpx.RequestError as error:
-            failure = TransportError(action, f"{type(error).__name__}: {str(error)[:_DETAIL_MAX]}")
-        raise failure  # outside the handler: the httpx error (its request holds the signed form) is not chained
+    def _refusal(self, action: str, body: Mapping[str, Any], scrub: list[str]) -> ApiError | None:
+        return None if _is_success(body.get("code")) else _api_error(action, body, scrub)
 
 
 def _json(response: httpx.Response) -> object:
@@ -258,15 +330,16 @@ def _api_error(action: str, body: Mapping[str, Any], scrub: Iterable[str]) -> Ap
     raw = body.get("code")
     code: int | str = raw if isinstance(raw, int | str) and not isinstance(raw, bool) else str(raw)
     hidden = [s for s in scrub if s]
-    desc = _masked(str(body.get("codeDesc") or ""), hidden)
-    message = _masked(str(body.get("message") or ""), hidden)
+    desc = masked(str(body.get("codeDesc") or ""), hidden)
+    message = masked(str(body.get("message") or ""), hidden)
     error = ApiError(action, code, desc, message)
     if desc.endswith(".NotFound") or error.numeric_code == 5000:
         return NotFoundError(action, code, desc, message)
     return error
 
 
-def _masked(text: str, hidden: Iterable[str]) -> str:
+def masked(text: str, hidden: Iterable[str]) -> str:
+    """``text`` with every value of ``hidden`` replaced by ``***`` (shared by both dialects' error texts)."""
     for value in hidden:
         text = text.replace(value, REDACTED)
     return text
@@ -285,7 +358,7 @@ def _connections(body: Mapping[str, Any]) -> list[VpnConnection]:
         raise ResponseError(DESCRIBE, str(error)) from None
 
 
-def _as_int(raw: object) -> int | None:
+def as_int(raw: object) -> int | None:
     """``raw`` as an int when it is one or a string of digits (the API sends numbers either way), else None."""
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         return None
@@ -294,13 +367,13 @@ def _as_int(raw: object) -> int | None:
 
 
 def _total_count(body: Mapping[str, Any], default: int) -> int:
-    count = _as_int(body.get("totalCount"))
+    count = as_int(body.get("totalCount"))
     return default if count is None else count
 
 
 def _task_id(body: Mapping[str, Any]) -> int:
     data = body.get("data")
-    task_id = _as_int(data.get("taskId")) if isinstance(data, Mapping) else None
+    task_id = as_int(data.get("taskId")) if isinstance(data, Mapping) else None
     if task_id is None:
         raise ResponseError(MODIFY, "answered success without a numeric data.taskId; the edit may have been applied")
     return task_id
@@ -315,7 +388,7 @@ def _task_state(body: Mapping[str, Any]) -> TaskState:
     data = body.get("data")
     if not isinstance(data, Mapping):
         raise ResponseError(TASK, "the answer has no data object")
-    status = _TASK_STATUSES.get(_as_int(data.get("status")), TaskStatus.RUNNING)
+    status = _TASK_STATUSES.get(as_int(data.get("status")), TaskStatus.RUNNING)
     if status is not TaskStatus.FAILED:
         return TaskState(status)
     words = [data.get(name) for name in _TASK_MESSAGE_FIELDS] + [body.get("message")]

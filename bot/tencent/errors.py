@@ -3,7 +3,8 @@
 Catch at the level you care about::
 
     CloudError                      anything below; ``action`` names the API action
-    ├── ApiError                    the API answered with a non-zero ``code`` (``code``, ``code_desc``, ``message``)
+    ├── ApiError                    the API refused (``code``, ``code_desc``, ``message``): a non-zero API 2.0
+    │                               ``code``, or an API 3.0 ``Response.Error``
     │   └── NotFoundError           the resource does not exist
     └── TransportError              no usable answer: network failure, HTTP error page, not JSON
         ├── CloudTimeoutError       no answer within the timeout
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "RETRYABLE_CODES",
+    "RETRYABLE_CODE_FAMILIES",
     "ApiError",
     "CloudError",
     "CloudTimeoutError",
@@ -29,6 +31,10 @@ __all__ = [
 
 # 4400 over quota, 6000 internal error, 6200 API temporarily unavailable (reference section 2).
 RETRYABLE_CODES = frozenset({4400, 6000, 6200})
+# API 3.0's transient error codes, each with its sub-codes (``RequestLimitExceeded.UinLimitExceeded``): rate limits,
+# the service's internal errors, the service briefly unavailable. Nothing about a resource's own state is here
+# (``ResourceUnavailable``, ``ResourceInUse``, ``LimitExceeded`` are quota or state, not passing trouble).
+RETRYABLE_CODE_FAMILIES = ("RequestLimitExceeded", "InternalError", "ServiceUnavailable")
 _MESSAGE_MAX = 500
 
 
@@ -45,14 +51,15 @@ class ApiError(CloudError):
     """The API refused the call: its ``code`` (int, or a string such as ``"4000"``), ``codeDesc`` and ``message``.
 
     ``str()`` reads ``"ModifyVpnConnEx failed: 4000 InvalidParameter: <message>"``; the message is cut at 500
-    characters.
+    characters. API 3.0 has one error code (``AuthFailure.SignatureFailure``), carried as both ``code`` and
+    ``code_desc`` and shown once.
     """
 
     def __init__(self, action: str, code: int | str, code_desc: str = "", message: str = "") -> None:
         self.code = code
         self.code_desc = code_desc
         self.message = message[:_MESSAGE_MAX]
-        head = f"{code} {code_desc}" if code_desc else str(code)
+        head = f"{code} {code_desc}" if code_desc and code_desc != str(code) else str(code)
         super().__init__(action, f"{head}: {self.message}" if self.message else head)
 
     @property
@@ -65,10 +72,14 @@ class ApiError(CloudError):
 
     @property
     def retryable(self) -> bool:
-        """True for errors worth retrying a read on: 4400 over quota, 6000 internal, 6200 unavailable, and
-        HTTP-style 5xx codes (500-599) that gateways in front of the API put into ``code``."""
+        """True for errors worth retrying a read on: 4400 over quota, 6000 internal, 6200 unavailable, HTTP-style
+        5xx codes (500-599) that gateways in front of the API put into ``code``, and API 3.0's
+        ``RequestLimitExceeded``, ``InternalError`` and ``ServiceUnavailable`` codes with their sub-codes."""
         code = self.numeric_code
-        return code is not None and (code in RETRYABLE_CODES or 500 <= code <= 599)
+        if code is None:
+            text = str(self.code)
+            return any(text == family or text.startswith(family + ".") for family in RETRYABLE_CODE_FAMILIES)
+        return code in RETRYABLE_CODES or 500 <= code <= 599
 
 
 class NotFoundError(ApiError):
@@ -77,6 +88,9 @@ class NotFoundError(ApiError):
     Raised when a describe by id returns no item (the client then chooses ``code`` and ``code_desc``
     ``"InvalidVpnConn.NotFound"``, the API having answered success with nothing), and when the API itself answers
     with code 5000 or a ``codeDesc`` ending in ``.NotFound`` (``InvalidVpc.NotFound``, ``InvalidVpnGw.NotFound``).
+    Under API 3.0: an empty ``VpnConnectionSet`` for an id (code ``ResourceNotFound``), and the API's own
+    ``ResourceNotFound`` codes and codes whose last part ends in ``NotFound``
+    (``InvalidParameterValue.VpnConnectionIdNotFound``), ``AuthFailure.*`` excepted.
     """
 
 

@@ -1,4 +1,7 @@
-"""Following a cloud task (a ``taskId`` from ``ModifyVpnConnEx``) until it ends or a deadline passes.
+"""Following a cloud task until it ends or a deadline passes.
+
+A task is named by a :data:`TaskId`: the ``data.taskId`` int of API 2.0's ``ModifyVpnConnEx``, or the ``RequestId``
+string of API 3.0's ``ModifyVpnConnectionAttribute``. The follower never looks inside it; it hands it to ``poll``.
 
 A :class:`TaskFollower` is a plain coroutine driver: no threads, no shared state between follows, so thousands of
 tasks can be followed at once on one event loop, and cancelling the awaiting task stops the follow at once.
@@ -12,16 +15,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from bot.tencent.errors import CloudError
 
-__all__ = ["TaskFollower", "TaskOutcome", "TaskResult", "TaskState", "TaskStatus"]
+__all__ = ["TaskFollower", "TaskId", "TaskOutcome", "TaskResult", "TaskState", "TaskStatus"]
+
+TaskId: TypeAlias = int | str
+"""A cloud task's id: an int under API 2.0, the edit's ``RequestId`` string under API 3.0."""
 
 log = logging.getLogger("bot.tencent")
 
 
 class TaskStatus(enum.Enum):
-    """A task's status as ``DescribeVpcTaskResult`` reports it (0 succeeded, 1 failed, anything else running)."""
+    """A task's status as ``DescribeVpcTaskResult`` reports it (API 2.0: 0 succeeded, 1 failed; API 3.0: SUCCESS,
+    FAILED; anything else running)."""
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -53,14 +61,14 @@ class TaskResult:
     """The end of a follow. ``message``: the cloud's failure words (FAILED), or the error of the last poll when it
     failed (TIMED_OUT; empty when the last poll simply said "running"). ``elapsed`` is in seconds of ``clock``."""
 
-    task_id: int
+    task_id: TaskId
     outcome: TaskOutcome
     elapsed: float
     polls: int
     message: str = ""
 
 
-Poll = Callable[[int], Awaitable[TaskState]]
+Poll = Callable[[TaskId], Awaitable[TaskState]]
 OnChange = Callable[[TaskState, float], Awaitable[None]]
 
 
@@ -96,7 +104,7 @@ class TaskFollower:
         self._clock = clock
         self._sleep = sleep
 
-    async def follow(self, task_id: int, on_change: OnChange | None = None) -> TaskResult:
+    async def follow(self, task_id: TaskId, on_change: OnChange | None = None) -> TaskResult:
         """Follow ``task_id`` to its end. ``on_change(state, elapsed)`` is awaited once per status change, the
         first status included; a failed poll is not a change."""
         start = self._clock()
@@ -119,15 +127,15 @@ class TaskFollower:
             await self._sleep(min(interval, remaining))
             interval = min(interval * self._factor, self._max)
 
-    async def _poll_once(self, task_id: int) -> tuple[TaskState | None, str]:
+    async def _poll_once(self, task_id: TaskId) -> tuple[TaskState | None, str]:
         try:
             return await self._poll(task_id), ""
         except CloudError as error:
-            log.info("task %d: poll failed (%s), will retry", task_id, type(error).__name__)
+            log.info("task %s: poll failed (%s), will retry", task_id, type(error).__name__)
             return None, str(error)
 
-    def _finish(self, task_id: int, outcome: TaskOutcome, elapsed: float, polls: int, message: str) -> TaskResult:
-        log.info("task %d: %s after %.1f s, %d polls", task_id, outcome.value, elapsed, polls)
+    def _finish(self, task_id: TaskId, outcome: TaskOutcome, elapsed: float, polls: int, message: str) -> TaskResult:
+        log.info("task %s: %s after %.1f s, %d polls", task_id, outcome.value, elapsed, polls)
         return TaskResult(task_id, outcome, elapsed, polls, message)
 
 

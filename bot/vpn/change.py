@@ -185,7 +185,7 @@ class ChangeRequest:
     decider: str | None = None
     decided_at: datetime | None = None
     reason: str = ""
-    task_id: int | None = None
+    task_id: int | str | None = None  # API 2.0 tasks are numbers; API 3.0's are the edit's RequestId
     task_started_at: datetime | None = None
     finished_at: datetime | None = None
     outcome_message: str = ""
@@ -335,7 +335,7 @@ class ChangeRequest:
                 decider=data.get("decider"),
                 decided_at=_parse_optional_time(data.get("decided_at"), "decided_at"),
                 reason=str(data.get("reason", "")),
-                task_id=None if task_id is None else int(task_id),
+                task_id=task_id if task_id is None or isinstance(task_id, str) else int(task_id),
                 task_started_at=_parse_optional_time(data.get("task_started_at"), "task_started_at"),
                 finished_at=_parse_optional_time(data.get("finished_at"), "finished_at"),
                 outcome_message=str(data.get("outcome_message", "")),

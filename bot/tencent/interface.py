@@ -1,0 +1,111 @@
+"""What the rest of vpnbot may rely on of a cloud client, whichever API generation it speaks, and the factory.
+
+``slack/``, ``cli.py`` and ``cloud.py`` hold a :class:`CloudClient` and never ask which dialect is behind it:
+both speak the seed's parameter names (``bot.vpn``), raise the same errors (``bot.tencent.errors``) and follow the
+same policy (reads retried with backoff, the edit sent once). The only visible difference is the task id: an int
+under API 2.0, the edit's ``RequestId`` string under API 3.0 (:data:`~bot.tencent.tasks.TaskId`), and the action
+names ``calls`` counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal, Protocol, Self, TypeAlias
+
+import httpx
+
+from bot.tencent.client import DEFAULT_ENDPOINT, Credentials, VpcClient
+from bot.tencent.client_v3 import DEFAULT_ENDPOINT_V3, VpcClientV3
+from bot.tencent.signing import SignatureMethod
+from bot.tencent.tasks import TaskId, TaskState
+from bot.vpn.connection import VpnConnection
+from bot.vpn.edit import Proposal
+
+__all__ = ["DEFAULT_ENDPOINTS", "CloudApi", "CloudClient", "make_client"]
+
+CloudApi: TypeAlias = Literal["v2", "v3"]
+DEFAULT_ENDPOINTS: dict[CloudApi, str] = {"v2": DEFAULT_ENDPOINT, "v3": DEFAULT_ENDPOINT_V3}
+
+
+class CloudClient(Protocol):
+    """A VPC client for vpnbot's three actions. Use as ``async with client:`` or call :meth:`aclose`."""
+
+    @property
+    def calls(self) -> Counter[str]:
+        """A snapshot of the number of requests sent per API action, every attempt counted."""
+        ...
+
+    @property
+    def edit_action(self) -> str:
+        """The API action that edits a connection (``ModifyVpnConnEx`` or ``ModifyVpnConnectionAttribute``)."""
+        ...
+
+    async def describe_vpn_conn(self, vpn_conn_id: str) -> VpnConnection:
+        """The connection ``vpn_conn_id``; NotFoundError if there is none."""
+        ...
+
+    async def list_vpn_conns(
+        self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
+    ) -> list[VpnConnection]:
+        """Every connection matching the filters, all pages read."""
+        ...
+
+    async def modify_vpn_conn(self, connection: VpnConnection, proposal: Proposal) -> TaskId:
+        """Send the edit exactly once and return the id of the task that applies it. On CloudTimeoutError,
+        ServerError or another TransportError the outcome is unknown: re-read the connection before anything."""
+        ...
+
+    async def task_status(self, task_id: TaskId) -> TaskState:
+        """One poll of the task: running, succeeded, or failed with the cloud's words."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the HTTP client if the cloud client made it."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+def make_client(
+    api: CloudApi,
+    credentials: Credentials,
+    *,
+    endpoint: str | None = None,
+    region: str = "ap-guangzhou",
+    signature_method: SignatureMethod = "HmacSHA256",
+    timeout: float = 10.0,
+    read_attempts: int = 4,
+    retry_base: float = 0.5,
+    http: httpx.AsyncClient | None = None,
+) -> CloudClient:
+    """The client for ``api``: ``VpcClient`` (API 2.0) or ``VpcClientV3`` (API 3.0).
+
+    ``endpoint`` None means the dialect's own (``DEFAULT_ENDPOINTS``). ``signature_method`` applies to API 2.0
+    only: API 3.0 always signs with TC3-HMAC-SHA256. ``credentials.token`` is sent either way (``Token`` or
+    ``X-TC-Token``). Raises ValueError for an unknown ``api`` or a bad option.
+    """
+    url = endpoint if endpoint is not None else DEFAULT_ENDPOINTS.get(api)
+    if api == "v2" and url is not None:
+        return VpcClient(
+            credentials,
+            endpoint=url,
+            region=region,
+            signature_method=signature_method,
+            timeout=timeout,
+            read_attempts=read_attempts,
+            retry_base=retry_base,
+            http=http,
+        )
+    if api == "v3" and url is not None:
+        return VpcClientV3(
+            credentials,
+            endpoint=url,
+            region=region,
+            timeout=timeout,
+            read_attempts=read_attempts,
+            retry_base=retry_base,
+            http=http,
+        )
+    raise ValueError(f"unknown cloud API {api!r}: expected 'v2' or 'v3'")

@@ -1,0 +1,326 @@
+"""The seed's parameters to and from Tencent Cloud API 3.0 (VPC, version 2017-03-12). Pure, no I/O.
+
+The domain (``bot.vpn``) speaks the seed's names and lower-case enums; API 3.0 speaks ``VpnConnectionName``,
+``PreShareKey``, ``SecurityPolicyDatabases``, ``IKEOptionsSpecification``, ``IPSECOptionsSpecification`` and
+upper-case enums. This module is the only place that knows both:
+
+* :func:`item_to_v2` turns a ``DescribeVpnConnections`` ``VpnConnectionSet`` item into the shape of an API 2.0
+  ``DescribeVpnConn`` item, so that ``bot.vpn.connection.connection_from_describe`` normalises it unchanged (and
+  drops its pre-shared key at the edge, as for API 2.0);
+* :func:`modify_payload` turns a :class:`~bot.vpn.edit.Proposal` into ``ModifyVpnConnectionAttribute``'s JSON;
+* :func:`describe_payload` and :func:`task_payload` build the two reads.
+
+Decisions (reference/tencent-cloud.md, sections 0 and 7):
+
+* Enums are the seed's values upper-cased (``aes-cbc-128`` <-> ``AES-CBC-128``, ``dh-group14`` <-> ``DH-GROUP14``),
+  with two exceptions: the seed's ``sha`` is ``SHA`` for IKE's ``PropoAuthenAlgorithm`` but ``SHA1`` for IPsec's
+  ``IntegrityAlgorith`` (the values each field documents, as the Terraform provider sends them); reading accepts
+  ``SHA`` and ``SHA1`` in both, and the documentation's typo ``AES-CBS-192``. Values the seed cannot express
+  (``SM4``, ``SHA-256``, ``IKEV2``, ...) raise CloudDataError naming the API 3.0 field: vpnbot will not edit a
+  connection it cannot describe faithfully.
+* ``State`` becomes ``vpcConnStatus``: ``AVAILABLE`` 6 (normal), ``PENDING`` 2 (modifying: API 3.0 uses it while a
+  connection is being produced or changed), ``DELETING`` 4; no ``State`` at all is 6, as a missing API 2.0
+  ``vpcConnStatus`` is; any other value is 2, so that nothing treats a connection in a state vpnbot does not know
+  as settled.
+* The SPD: ``sourceCidr`` is every ``LocalCidrBlock``, ``destinationCidr`` the union of every ``RemoteCidrBlock``
+  (API 2.0's own view: the seed's domain reads the SPD as VPC-side x IDC-side CIDRs). On the way out, an ``spdAcl``
+  change is sent as its rules; a ``userGwCidrBlock`` change (API 3.0 has no such parameter) as one entry per
+  CURRENT VPC-side CIDR, each with the new IDC-side CIDRs.
+* An IKE or IPsec change sends its whole block (so the service never resets an untouched field), with empty
+  identity fields left out and ``IKEVersion`` not sent (the connection was read as IKEV1, the service's default);
+  nothing else is sent unless it changes: unlike ``ModifyVpnConnEx``, API 3.0 needs no peer networks on every call.
+* The gateways' public addresses and the names of the VPC, gateway and customer gateway are not in a
+  ``VpnConnectionSet`` item (they belong to other resources): those fields stay empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.vpn.connection import CloudDataError, VpnConnection, VpnSettings
+from bot.vpn.edit import PSK, Proposal
+from bot.vpn.params import IKE_PARAMS, IPSEC_PARAMS, PARAMS_BY_NAME, Cidr, Kind, Param, SpdPolicy
+
+__all__ = [
+    "API_VERSION",
+    "DESCRIBE_LIMIT_MAX",
+    "IKE_FIELDS",
+    "IPSEC_FIELDS",
+    "SECRET_FIELDS",
+    "STATE_TO_STATUS",
+    "describe_payload",
+    "from_v3_enum",
+    "item_to_v2",
+    "modify_payload",
+    "task_payload",
+    "to_v3_enum",
+]
+
+API_VERSION = "2017-03-12"
+DESCRIBE_LIMIT_MAX = 100
+# Fields whose values are never logged.
+SECRET_FIELDS = frozenset({"PreShareKey"})
+
+IKE_BLOCK = "IKEOptionsSpecification"
+IPSEC_BLOCK = "IPSECOptionsSpecification"
+SPD_SET = "SecurityPolicyDatabaseSet"
+
+# The seed's name -> the API 3.0 field inside its block.
+IKE_FIELDS: Mapping[str, str] = {
+    "IKESet.propoEncryAlgorithm": "PropoEncryAlgorithm",
+    "IKESet.propoAuthenAlgorithm": "PropoAuthenAlgorithm",
+    "IKESet.exchangeMode": "ExchangeMode",
+    "IKESet.localIdentity": "LocalIdentity",
+    "IKESet.remoteIdentity": "RemoteIdentity",
+    "IKESet.localAddress": "LocalAddress",
+    "IKESet.remoteAddress": "RemoteAddress",
+    "IKESet.localFqdnName": "LocalFqdnName",
+    "IKESet.remoteFqdnName": "RemoteFqdnName",
+    "IKESet.dhGroupName": "DhGroupName",
+    "IKESet.ikeSaLifetimeSeconds": "IKESaLifetimeSeconds",
+}
+IPSEC_FIELDS: Mapping[str, str] = {
+    "IPsecSet.encryptAlgorithm": "EncryptAlgorithm",
+    "IPsecSet.integrityAlgorith": "IntegrityAlgorith",
+    "IPsecSet.ipsecSaLifetimeSeconds": "IPSECSaLifetimeSeconds",
+    "IPsecSet.ipsecSaLifetimeTraffic": "IPSECSaLifetimeTraffic",
+    "IPsecSet.pfsDhGroup": "PfsDhGroup",
+}
+_BLOCKS: tuple[tuple[str, tuple[Param, ...], Mapping[str, str]], ...] = (
+    (IKE_BLOCK, IKE_PARAMS, IKE_FIELDS),
+    (IPSEC_BLOCK, IPSEC_PARAMS, IPSEC_FIELDS),
+)
+
+# Where a seed value is not simply upper-cased on the way out.
+_TO_V3: Mapping[tuple[str, str], str] = {("IPsecSet.integrityAlgorith", "sha"): "SHA1"}
+# API 3.0 values (upper-cased) meaning a seed value, beyond the seed value upper-cased.
+_FROM_V3: Mapping[str, str] = {"SHA1": "sha", "SHA": "sha", "AES-CBS-192": "aes-cbc-192"}
+
+STATE_TO_STATUS: Mapping[str, int] = {"AVAILABLE": 6, "PENDING": 2, "DELETING": 4}
+_UNKNOWN_STATE_STATUS = 2
+_NO_STATE_STATUS = 6
+_SHOWN_MAX = 40
+
+
+def to_v3_enum(name: str, value: str) -> str:
+    """The API 3.0 value of the seed's enum ``value`` for the seed parameter ``name`` (``sha`` -> ``SHA`` or
+    ``SHA1``, anything else upper-cased)."""
+    return _TO_V3.get((name, value), value.upper())
+
+
+def from_v3_enum(name: str, field: str, raw: object) -> str:
+    """The seed's value for API 3.0's ``raw`` in ``field`` (the seed parameter ``name``), case-insensitively.
+
+    Raises CloudDataError naming ``field`` when the seed's parameter has no such value (``SM4``, ``SHA-256``...).
+    """
+    text = str(raw).strip().upper()
+    value = _FROM_V3.get(text, text.lower())
+    if value not in PARAMS_BY_NAME[name].choices:
+        shown = text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
+        raise CloudDataError(
+            f"DescribeVpnConnections returned {field} {shown!r}, which the seed's {name} cannot express"
+        )
+    return value
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``VpnConnectionSet`` item of ``DescribeVpnConnections`` in the shape of an API 2.0 ``DescribeVpnConn``
+    item (see the module's docstring for the decisions). The pre-shared key is passed on as ``preSharedKey`` for
+    ``connection_from_describe`` to fingerprint and drop. Raises CloudDataError naming the API 3.0 field that is
+    missing, malformed or not expressible with the seed's parameters.
+    """
+    for required in ("VpnConnectionId", "VpcId", "VpnGatewayId"):
+        if not isinstance(item.get(required), str) or not item[required]:
+            raise CloudDataError(f"DescribeVpnConnections returned no {required}")
+    local, remote = _spd_cidrs(item.get(SPD_SET))
+    result: dict[str, Any] = {
+        "unVpnConnId": item["VpnConnectionId"],
+        "unVpcId": item["VpcId"],
+        "unVpnGwId": item["VpnGatewayId"],
+        "vpnConnName": item.get("VpnConnectionName", ""),
+        "sourceCidr": local,
+        "destinationCidr": remote,
+        "vpcConnStatus": _status(item.get("State")),
+        "netStatus": str(item.get("NetStatus") or "").lower(),
+        "createTime": str(item.get("CreatedTime") or ""),
+        "IKESet": _ike_set(_block(item, IKE_BLOCK)),
+        "IPsecSet": _ipsec_set(_block(item, IPSEC_BLOCK)),
+    }
+    optional = {
+        "unUserGwId": item.get("CustomerGatewayId"),
+        "preSharedKey": item.get("PreShareKey"),
+        "vpnProto": str(item.get("VpnProto") or "").lower(),
+    }
+    result.update({key: value for key, value in optional.items() if value})
+    return result
+
+
+def _status(state: object) -> int:
+    if state is None or state == "":
+        return _NO_STATE_STATUS
+    return STATE_TO_STATUS.get(str(state).strip().upper(), _UNKNOWN_STATE_STATUS)
+
+
+def _block(item: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    block = item.get(name)
+    if not isinstance(block, Mapping):
+        raise CloudDataError(f"DescribeVpnConnections returned no {name}")
+    return block
+
+
+def _ike_set(block: Mapping[str, Any]) -> dict[str, Any]:
+    version = block.get("IKEVersion")
+    if version not in (None, "") and str(version).strip().upper() != "IKEV1":
+        shown = str(version)[:_SHOWN_MAX]
+        raise CloudDataError(
+            f"DescribeVpnConnections returned {IKE_BLOCK}.IKEVersion {shown!r}: the seed's parameters express IKEv1 only"
+        )
+    return _seed_block(block, IKE_BLOCK, IKE_PARAMS, IKE_FIELDS)
+
+
+def _ipsec_set(block: Mapping[str, Any]) -> dict[str, Any]:
+    result = _seed_block(block, IPSEC_BLOCK, IPSEC_PARAMS, IPSEC_FIELDS)
+    if block.get("SecurityProto"):
+        result["securityProto"] = str(block["SecurityProto"]).lower()
+    return result
+
+
+def _seed_block(
+    block: Mapping[str, Any], block_name: str, params: tuple[Param, ...], fields: Mapping[str, str]
+) -> dict[str, Any]:
+    """The API 2.0 block: seed field names, lower-case enums; absent fields stay absent (connection_from_describe
+    reports a missing required one, and reads a missing address or FQDN as empty)."""
+    result: dict[str, Any] = {}
+    for param in params:
+        field = fields[param.name]
+        raw = block.get(field)
+        if raw is None:
+            continue
+        if param.kind is Kind.CHOICE:
+            result[param.field] = from_v3_enum(param.name, f"{block_name}.{field}", raw)
+        else:
+            result[param.field] = raw
+    return result
+
+
+def _spd_cidrs(raw: object) -> tuple[list[str], list[str]]:
+    """(every LocalCidrBlock, the union of every RemoteCidrBlock), each sorted and without repeats."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, list):
+        raise CloudDataError(f"DescribeVpnConnections returned a {SPD_SET} that is not a list")
+    local: set[str] = set()
+    remote: set[str] = set()
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("LocalCidrBlock"), str):
+            raise CloudDataError(f"DescribeVpnConnections returned a {SPD_SET} entry without a LocalCidrBlock")
+        remotes = entry.get("RemoteCidrBlock") or []
+        if isinstance(remotes, str):
+            remotes = [remotes]
+        if not isinstance(remotes, list) or not all(isinstance(r, str) for r in remotes):
+            raise CloudDataError(f"DescribeVpnConnections returned a {SPD_SET} RemoteCidrBlock that is not a list")
+        local.add(entry["LocalCidrBlock"])
+        remote.update(remotes)
+    return sorted(local), sorted(remote)
+
+
+# --- writing ----------------------------------------------------------------------------------------------------
+
+
+def modify_payload(connection: VpnConnection, proposal: Proposal) -> dict[str, Any]:
+    """``ModifyVpnConnectionAttribute``'s JSON object applying ``proposal`` to ``connection``.
+
+    ``VpnConnectionId``, then only what changes: ``VpnConnectionName``, ``PreShareKey``,
+    ``SecurityPolicyDatabases`` (from an ``spdAcl`` or a ``userGwCidrBlock`` change), the whole
+    ``IKEOptionsSpecification`` or ``IPSECOptionsSpecification`` when any of its fields changes. Raises ValueError
+    (naming the parameter) when the SPD to send would be empty, or when a ``userGwCidrBlock`` change meets a
+    connection that reports no VPC-side CIDR to pair the new IDC-side CIDRs with.
+    """
+    current = connection.settings
+    changed = set(proposal.changed(current))
+    payload: dict[str, Any] = {"VpnConnectionId": connection.vpn_conn_id}
+    if "vpnConnName" in changed:
+        payload["VpnConnectionName"] = str(proposal.value("vpnConnName"))
+    if PSK in changed and proposal.pre_shared_key is not None:
+        payload["PreShareKey"] = proposal.pre_shared_key.get_secret_value()
+    if "spdAcl" in changed:
+        payload["SecurityPolicyDatabases"] = _spd_entries(proposal.settings.spd())
+    elif "userGwCidrBlock" in changed:
+        payload["SecurityPolicyDatabases"] = _cidr_entries(connection, proposal.settings)
+    for block_name, params, fields in _BLOCKS:
+        if any(param.name in changed for param in params):
+            payload[block_name] = _whole_block(proposal.settings, params, fields)
+    return payload
+
+
+def _spd_entries(policy: SpdPolicy) -> list[dict[str, Any]]:
+    if not policy:
+        raise ValueError("spdAcl would be empty: give at least one VPC-side CIDR and its IDC-side CIDRs")
+    return [_entry(local, remotes) for local, remotes in policy.rules]
+
+
+def _cidr_entries(connection: VpnConnection, proposed: VpnSettings) -> list[dict[str, Any]]:
+    remotes = proposed.cidrs()
+    if not remotes:
+        raise ValueError("userGwCidrBlock would be empty: give at least one IDC-side CIDR")
+    locals_ = sorted(set(connection.source_cidrs) | set(connection.settings.spd().local_cidrs()))
+    if not locals_:
+        raise ValueError(
+            "userGwCidrBlock cannot be sent through API 3.0 for a connection with no VPC-side CIDR: set spdAcl instead"
+        )
+    return [_entry(local, remotes) for local in locals_]
+
+
+def _entry(local: Cidr, remotes: Iterable[Cidr]) -> dict[str, Any]:
+    return {"LocalCidrBlock": str(local), "RemoteCidrBlock": [str(r) for r in sorted(remotes)]}
+
+
+def _whole_block(settings: VpnSettings, params: tuple[Param, ...], fields: Mapping[str, str]) -> dict[str, Any]:
+    """Every field of the block with a value: enums in API 3.0's spelling, numbers as numbers, empty identity
+    fields (an address or FQDN the chosen identity type does not use) left out."""
+    block: dict[str, Any] = {}
+    for param in params:
+        value = settings[param.name]
+        if param.kind is Kind.CHOICE:
+            block[fields[param.name]] = to_v3_enum(param.name, str(value))
+        elif param.kind is Kind.INTEGER:
+            block[fields[param.name]] = int(str(value))
+        elif value != "":
+            block[fields[param.name]] = str(value)
+    return block
+
+
+def describe_payload(
+    *,
+    vpn_conn_id: str | None = None,
+    vpc_id: str | None = None,
+    vpn_gw_id: str | None = None,
+    name: str | None = None,
+    offset: int = 0,
+    limit: int = DESCRIBE_LIMIT_MAX,
+) -> dict[str, Any]:
+    """``DescribeVpnConnections``: ``VpnConnectionIds`` for one id, else ``Filters`` (``vpc-id``,
+    ``vpn-gateway-id``, ``vpn-connection-name``), and one page. The API refuses ids and filters together, so
+    does this: ValueError, as for a page out of range."""
+    if offset < 0 or not 1 <= limit <= DESCRIBE_LIMIT_MAX:
+        raise ValueError(f"need offset >= 0 and 1 <= limit <= {DESCRIBE_LIMIT_MAX}")
+    filters = {"vpc-id": vpc_id, "vpn-gateway-id": vpn_gw_id, "vpn-connection-name": name}
+    given = [{"Name": key, "Values": [value]} for key, value in filters.items() if value is not None]
+    payload: dict[str, Any] = {}
+    if vpn_conn_id is not None:
+        if given:
+            raise ValueError("DescribeVpnConnections takes a vpn_conn_id or filters, not both")
+        payload["VpnConnectionIds"] = [vpn_conn_id]
+    elif given:
+        payload["Filters"] = given
+    payload.update(Offset=offset, Limit=limit)
+    return payload
+
+
+def task_payload(task_id: int | str) -> dict[str, str]:
+    """``DescribeVpcTaskResult``: the edit's ``RequestId`` as ``TaskId``."""
+    return {"TaskId": str(task_id)}
