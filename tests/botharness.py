@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dialect
 import httpx
 from slack_requests import (
     block_action,
@@ -39,7 +40,8 @@ def bot_settings(slack: SlackStandin, sim: SimServer, state_path: Path, **overri
         "slack_bot_token": slack.bot_token,
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
-        "vpnbot_cloud_endpoint": sim.url,
+        "vpnbot_cloud_api": dialect.current,
+        "vpnbot_cloud_endpoint": dialect.endpoint(sim),
         "tencentcloud_secret_id": DEMO_SECRET_ID,
         "tencentcloud_secret_key": DEMO_SECRET_KEY,
         "vpnbot_approvers": f"{APPROVER},S0NETOPS",

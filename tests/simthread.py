@@ -34,6 +34,10 @@ class ThreadedSim:
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def v3_url(self) -> str:
+        return self.server.v3_url
+
     def start(self) -> None:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)

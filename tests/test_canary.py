@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
+import dialect
 import httpx
 import pytest
 from botharness import APPROVER, GROUP_MEMBER, REQUESTER, SEED_CONN, Harness, bot_settings
@@ -34,6 +35,8 @@ MODIFY = "ModifyVpnConnEx"
 RUN = uuid.uuid4().hex
 SECRET_ID = f"AKIDcanary{RUN[:26]}"
 SECRET_KEY = f"canary-api-secret-{RUN}"
+
+pytestmark = pytest.mark.usefixtures("cloud_api")
 
 
 def canary_psk(label: str) -> str:
@@ -193,7 +196,8 @@ async def test_no_secret_reaches_any_output(
 
         # 5. the CLI against the same simulator (in a thread: it runs its own event loop)
         for name, value in {
-            "VPNBOT_CLOUD_ENDPOINT": h.sim.url,
+            "VPNBOT_CLOUD_API": dialect.current,
+            "VPNBOT_CLOUD_ENDPOINT": dialect.endpoint(h.sim),
             "TENCENTCLOUD_SECRET_ID": SECRET_ID,
             "TENCENTCLOUD_SECRET_KEY": SECRET_KEY,
             "VPNBOT_TASK_POLL_INITIAL": "0.05s",
@@ -288,13 +292,6 @@ async def test_a_wrong_store_key_sends_nothing_and_never_crashes(
     assert canary_psk("wrong-store-key") not in caplog.text + reply
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/slack/changes.py submit() compares the settings fingerprint (keyed by a key derived from the store "
-    "key) before reading the stored pre-shared key, so a changed VPNBOT_STORE_KEY ends the request as stale "
-    "('the connection changed since this card was made') instead of failing it with the StoreKeyError that "
-    "names VPNBOT_STORE_KEY (see the canary report)",
-)
 async def test_a_wrong_store_key_fails_the_change_naming_the_variable(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

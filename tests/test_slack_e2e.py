@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import dialect
 import pytest
 from botharness import (
     APPROVER,
@@ -24,6 +25,8 @@ from bot.vpn.change import ChangeState
 
 MODIFY = "ModifyVpnConnEx"
 NEW_PSK = "e2e-psk-Wq93-unique"
+
+pytestmark = pytest.mark.usefixtures("cloud_api")
 
 
 async def test_the_whole_happy_path(tmp_path: Path) -> None:
@@ -169,7 +172,7 @@ async def test_a_cloud_error_at_approval_is_shown_in_the_thread(tmp_path: Path) 
         h.sim.state.update_faults({"overQuota": {MODIFY: 1}})
         await h.click("approve_change", card, APPROVER)
         reply = await h.wait_thread_text(card, "refused")
-        assert "4400" in reply
+        assert dialect.code("over_quota") in reply
         assert "RequestLimitExceeded" in reply
         assert "failed" in card_text(h.card_now(card))
         assert h.sim.state.received(MODIFY) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from botharness import APPROVER, CHANNEL, REQUESTER, SEED_CONN, bot_settings
 from slack_requests import (
     block_action_payload,
@@ -16,6 +17,8 @@ from slack_standin import SlackStandin
 
 from bot.sim import SimServer, SimState, load_world
 from bot.slack.runner import running_bot
+
+pytestmark = pytest.mark.usefixtures("cloud_api")
 
 
 async def test_vpn_edit_through_socket_mode(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.slack import cards
 from bot.slack.blocks import slack_date, user
 from bot.slack.context import BotContext
-from bot.store import ClaimConflictError, StoreError
+from bot.store import ClaimConflictError, StoreError, StoreKeyError
 from bot.tencent import ApiError, CloudError, TaskOutcome, TaskState
 from bot.vpn.change import ChangeRequest, ChangeState, settings_fingerprint
 from bot.vpn.connection import VpnConnection
@@ -29,6 +29,10 @@ from bot.vpn.params import InvalidParametersError
 log = logging.getLogger("bot.slack")
 BOT = "vpnbot"
 MODIFYING = 2  # vpcConnStatus while a task changes the connection
+STATUS_POSTING = ""
+"""``progress_ts`` while the status message is being posted. It is saved before the post, so after a crash between
+the post and saving the message's ts the restarted bot knows one may exist (where, it cannot know) and posts no
+second one; ``None`` means none was ever posted."""
 Say = Callable[[str], Awaitable[None]]
 
 STATE_WORDS = {
@@ -111,6 +115,13 @@ async def submit(ctx: BotContext, request: ChangeRequest) -> None:
             ctx, request, ChangeState.APPROVED, f"Could not re-read the connection, so nothing was sent: {error}"
         )
         return
+    if request.psk_changed:
+        # The key first: with another store key, fingerprints differ too, and "stale" would hide the real cause.
+        try:
+            await ctx.store.psk(request.id)
+        except StoreKeyError as error:
+            await _fail(ctx, request, ChangeState.APPROVED, f"The change cannot be sent, so nothing was sent: {error}")
+            return
     if settings_fingerprint(live.settings) != request.base_fingerprint:
         await _mark_stale(ctx, request, live)
         return
@@ -186,7 +197,7 @@ async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | N
     shown = {"status": "running"}
 
     async def on_change(state: TaskState, elapsed: float) -> None:
-        if state.done or state.status.value == shown["status"] or request.progress_ts is None:
+        if state.done or state.status.value == shown["status"] or not request.progress_ts:
             return
         shown["status"] = state.status.value
         await cards.thread_update(
@@ -264,13 +275,18 @@ async def _finish(
 
 
 async def _post_status(ctx: BotContext, request: ChangeRequest) -> ChangeRequest:
+    """Post the status message, marked in the store as being posted first (``STATUS_POSTING``)."""
+    request.progress_ts = STATUS_POSTING
+    request = await ctx.store.save(request)
     request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(request, "running", 0))
     return await ctx.store.save(request)
 
 
 def _running_text(request: ChangeRequest, status: str, elapsed: float | None) -> str:
     after = f" ({elapsed:.0f} s)" if elapsed is not None else ""
-    return f":gear: ModifyVpnConnEx accepted for `{request.vpn_conn_id}`: task `{request.task_id}` {status}{after}."
+    return (
+        f":gear: Tencent Cloud accepted the edit of `{request.vpn_conn_id}`: task `{request.task_id}` {status}{after}."
+    )
 
 
 async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool = True) -> None:
@@ -287,6 +303,7 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
                 request,
                 ":grey_question: vpnbot stopped while sending this change; checking the connection.",
             )
+    await _until_unanswerable(ctx, request)
     live = await _settled(ctx, request)
     if live is None:
         await cards.update_card(
@@ -313,6 +330,20 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
         await _finish(
             ctx, request, ChangeState.SUCCEEDED, ":large_green_circle: The proposed values are live. " + note, ""
         )
+
+
+async def _until_unanswerable(ctx: BotContext, request: ChangeRequest) -> None:
+    """Wait until the unanswered ``ModifyVpnConnEx`` is past the client's own timeout (``VPNBOT_CLOUD_TIMEOUT``,
+    counted from the move to ``submitting``): before that the cloud may still take the edit after the connection
+    was read, and a reconcile would call a change failed that then lands. After a lost answer the client has
+    already waited that long; only a restart soon after a crash in ``submitting`` waits here."""
+    sent = next((t.at for t in reversed(request.history) if t.to_state is ChangeState.SUBMITTING), None)
+    if sent is None:
+        return
+    timeout = ctx.settings.vpnbot_cloud_timeout
+    remaining = (sent + timeout - ctx.clock()).total_seconds()
+    if remaining > 0:
+        await asyncio.sleep(min(remaining, timeout.total_seconds()))
 
 
 async def _settled(ctx: BotContext, request: ChangeRequest) -> VpnConnection | None:
@@ -440,8 +471,19 @@ async def expire_due(ctx: BotContext) -> int:
 
 
 async def resume(ctx: BotContext) -> int:
-    """After a start: follow every running task again, reconcile every edit with no known outcome, and fail
-    approvals that were claimed but never sent (nothing was sent for them)."""
+    """After a start: follow every running task again, reconcile every edit with no known outcome, fail
+    approvals that were claimed but never sent (nothing was sent for them), and cancel pending requests whose card's
+    ``ts`` was never saved (vpnbot stopped while posting it: the card may be in Slack, but its updates and thread
+    could not be, so it must not be approved; the requester is told to ask again)."""
+    cardless = [r for r in await ctx.store.in_states({ChangeState.PENDING}) if r.card_ts is None]
+    for request in cardless:
+        await cancel_unposted(ctx, request)
+        await cards.direct_message(
+            ctx.client,
+            request.requester,
+            f"vpnbot stopped while posting the change card for `{request.vpn_conn_id}`, so request `{request.id}` "
+            "was cancelled; nothing was sent. Ask again with /vpn edit.",
+        )
     requests = await ctx.store.in_states(
         {ChangeState.APPROVED, ChangeState.SUBMITTING, ChangeState.RUNNING, ChangeState.UNKNOWN}
     )
@@ -457,4 +499,4 @@ async def resume(ctx: BotContext) -> int:
             )
         else:
             ctx.spawn(reconcile(ctx, request), f"reconcile-{request.id}")
-    return len(requests)
+    return len(cardless) + len(requests)

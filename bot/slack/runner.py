@@ -141,8 +141,9 @@ async def run_bot(settings: Settings, *, sim: bool, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     async with running_bot(settings, sim=sim, port=port) as bot:
         mode = "Socket Mode" if bot.url is None else f"HTTP at {bot.url} (GET /healthz)"
-        cloud = "the embedded simulator" if sim else settings.vpnbot_cloud_endpoint
-        print(f"vpnbot serving in {mode}; cloud: {cloud}; state: {settings.vpnbot_state_path}", flush=True)
+        cloud = "the embedded simulator" if sim else settings.cloud_endpoint
+        api = f"API {settings.vpnbot_cloud_api[1]}.0"
+        print(f"vpnbot serving in {mode}; cloud: {cloud} ({api}); state: {settings.vpnbot_state_path}", flush=True)
         await stop.wait()
     print("vpnbot stopped", flush=True)
     return 0
