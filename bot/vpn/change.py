@@ -101,9 +101,9 @@ def settings_fingerprint(settings: VpnSettings) -> str:
     """A sha256 hex digest of every setting's value and the key's fingerprint.
 
     Equal settings give equal fingerprints (CIDR sets and SPD policies are canonical, so order never matters);
-    any change of any value, or of the key, changes it. The key's part is ``settings.psk_fingerprint``, which
-    ``bot.vpn.connection`` keys per process: fingerprints are comparable within one process only, so after a
-    restart a pending request's base no longer matches and it reads as stale (the safe direction).
+    any change of any value, or of the key, changes it. The key's part is ``settings.psk_fingerprint``, keyed by
+    ``bot.vpn.connection.use_fingerprint_key``: the bot derives that key from its store key, so fingerprints stay
+    comparable across restarts (with another store key a pending request reads as stale: the safe direction).
     """
     document: dict[str, str | None] = {name: format_value(settings[name]) for name in SETTING_NAMES}
     document[PSK] = settings.psk_fingerprint
