@@ -198,3 +198,8 @@ def test_cidrs_or_spd_required_and_overlaps() -> None:
     assert "overlaps" in rule_problems({"userGwCidrBlock": overlapping, "spdAcl": SpdPolicy()})["userGwCidrBlock"]
     spd = parse_spd("10.0.0.0/16: 192.168.1.0/24\n10.0.5.0/24: 192.168.1.0/24")
     assert "pairs overlap" in rule_problems({"spdAcl": spd})["spdAcl"]
+
+
+def test_deeply_nested_spd_json_is_refused_not_crashed() -> None:
+    with pytest.raises(ParameterError, match="nested too deeply"):
+        parse_spd("[" * 5000)

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks, changes
+from bot.slack import blocks, cards, changes
 from bot.slack.context import BotContext, log
 from bot.vpn.change import ChangeState, is_request_id
 
@@ -22,7 +22,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         if not is_request_id(request_id):
             return
         approver = str(body.get("user", {}).get("id", ""))
-        await ctx.spawn(changes.approve(ctx, request_id, approver, _ephemeral(respond)), f"approve-{request_id}")
+        ctx.spawn(changes.approve(ctx, request_id, approver, _ephemeral(respond)), f"approve-{request_id}")
 
     async def reject_clicked(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -45,9 +45,13 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
                 "Only the requester or an approver (VPNBOT_APPROVERS) can reject this change. Nothing was changed."
             )
             return
+        trigger_id = body.get("trigger_id")
+        if not isinstance(trigger_id, str) or not trigger_id:
+            log.warning("a Reject click for %s came without a trigger_id", request_id)
+            return
         view = blocks.reject_view(request, blocks.metadata(request=request_id), withdraw=user_id == request.requester)
         try:
-            await client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view.to_dict())
+            await client.views_open(trigger_id=trigger_id, view=view.to_dict())
         except SlackApiError as error:
             log.warning("views.open for rejecting %s failed: %s", request_id, error.response.get("error"))
 
@@ -57,6 +61,6 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
 
 def _ephemeral(respond: AsyncRespond) -> changes.Say:
     async def say(text: str) -> None:
-        await respond(response_type="ephemeral", replace_original=False, text=text)
+        await cards.ephemeral(respond, replace_original=False, text=text)
 
     return say

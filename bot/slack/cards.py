@@ -4,6 +4,7 @@ state lives in the store, and a card that could not be updated is redrawn at the
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -72,6 +73,20 @@ async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | Non
         return None
     link = response.get("permalink")
     return str(link) if link else None
+
+
+async def ephemeral(respond: Any, **message: Any) -> bool:
+    """Answer on the interaction's ``response_url`` (Bolt's ``respond``); False, logged, when the payload had none
+    or posting failed (a dead, used-up or malformed URL must not fail the listener)."""
+    if respond is None or not getattr(respond, "response_url", None):
+        log.info("no response_url to answer on")
+        return False
+    try:
+        await respond(response_type="ephemeral", **message)
+    except Exception as error:  # aiohttp, yarl and Bolt raise different types for a bad URL
+        log.warning("answering on the response_url failed: %s", type(error).__name__)
+        return False
+    return True
 
 
 async def direct_message(client: AsyncWebClient, user_id: str, text: str) -> None:

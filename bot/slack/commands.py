@@ -39,7 +39,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         if verb in ("list", "show", "status") and (argument or verb == "list"):
             await ack()
             reply = await _answer(ctx, client, verb, argument)
-            await respond(response_type="ephemeral", text=_fallback(reply), blocks=dump(reply))
+            await cards.ephemeral(respond, text=_fallback(reply), blocks=dump(reply))
             return
         note = "" if verb == "help" else f"I don't know `/vpn {esc(' '.join(words)[:100])}`."
         await ack(response_type="ephemeral", text="/vpn help", blocks=dump(blocks.help_blocks(note)))

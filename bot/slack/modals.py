@@ -24,6 +24,8 @@ from bot.vpn.params import PARAMS, InvalidParametersError
 
 log = logging.getLogger("bot.slack")
 Respond = Callable[..., Awaitable[Any]]
+ID_MAX = 64  # no Slack or Tencent Cloud id is longer; keeps private_metadata within Slack's 3000 characters
+INPUT_MAX = 3000  # Slack's own limit for a plain_text_input: a longer value did not come from the form
 NO_CHANGE = "Nothing to change: every value is what the connection has now. Edit at least one field."
 
 
@@ -37,17 +39,19 @@ async def open_edit_modal(
     respond: Respond | None,
 ) -> None:
     """The modal, unless the connection already has an open change (then a link to its card)."""
+    vpn_conn_id = vpn_conn_id[:ID_MAX]
     existing = await ctx.store.open_request_for(vpn_conn_id)
     if existing is not None:
         link = await cards.permalink(client, existing)
         where = f"<{link}|its card>" if link else f"`/vpn status {existing.id}`"
         text = f"`{esc(vpn_conn_id)}` already has an open change ({existing.state.value}); see {where}."
-        if respond is not None:
-            await respond(response_type="ephemeral", replace_original=False, text=text)
-        else:
+        if not await cards.ephemeral(respond, replace_original=False, text=text):
             await cards.direct_message(client, requester, text)
         return
-    private = blocks.metadata(conn=vpn_conn_id, channel=origin_channel or "")
+    if not trigger_id:
+        log.warning("no trigger_id to open the form for %s with", vpn_conn_id)
+        return
+    private = blocks.metadata(conn=vpn_conn_id, channel=str(origin_channel or "")[:ID_MAX])
     try:
         opened = await client.views_open(
             trigger_id=trigger_id, view=blocks.loading_view(vpn_conn_id, private).to_dict()
@@ -97,16 +101,27 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         user_id = str(body.get("user", {}).get("id", ""))
         draft = ctx.drafts.get(str(view.get("id", "")))
         if draft is None or draft.requester != user_id:
+            inputs = _input_blocks(view)
+            if not inputs:
+                await ack()  # nothing to show an error beside: just close it
+                return
+            target = "vpnConnName" if "vpnConnName" in inputs else inputs[0]
             await ack(
                 response_action="errors",
-                errors={"vpnConnName": "This form has expired. Close it and run /vpn edit again."},
+                errors={target: "This form has expired. Close it and run /vpn edit again."},
             )
             return
         edits = submitted_edits(view.get("state", {}).get("values", {}))
+        # Slack's inputs hold at most 3000 characters; a longer value is refused before it is parsed, since
+        # validating thousands of CIDRs would hold the event loop for seconds.
+        oversized = {n: f"is longer than {INPUT_MAX} characters" for n, text in edits.items() if len(text) > INPUT_MAX}
         try:
-            proposal = propose(draft.connection.settings, edits)
+            proposal = propose(draft.connection.settings, {n: t for n, t in edits.items() if n not in oversized})
         except InvalidParametersError as error:
-            await ack(response_action="errors", errors=_errors_for_form(error.problems))
+            await ack(response_action="errors", errors=_errors_for_form({**error.problems, **oversized}))
+            return
+        if oversized:
+            await ack(response_action="errors", errors=_errors_for_form(oversized))
             return
         if not proposal.changed(draft.connection.settings):
             await ack(response_action="errors", errors={"vpnConnName": NO_CHANGE})
@@ -160,6 +175,16 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     app.view(blocks.REJECT_CALLBACK)(reject_submitted)
     app.action(blocks.EDIT_BUTTON_ACTION)(edit_button)
     app.action(blocks.REVIEW_AGAIN_ACTION)(edit_button)
+
+
+def _input_blocks(view: Mapping[str, Any]) -> list[str]:
+    """The block ids of the view's input blocks: where ``response_action: errors`` can show a message."""
+    found = view.get("blocks")
+    return [
+        str(b["block_id"])
+        for b in (found if isinstance(found, list) else [])
+        if isinstance(b, Mapping) and b.get("type") == "input" and isinstance(b.get("block_id"), str) and b["block_id"]
+    ]
 
 
 def _errors_for_form(problems: Mapping[str, str]) -> dict[str, str]:

@@ -260,6 +260,8 @@ def _spd_from_json(text: str) -> SpdPolicy:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ParameterError(f"is not valid JSON ({error.msg} at character {error.pos})") from None
+    except RecursionError:
+        raise ParameterError("is not an SPD policy: its JSON is nested too deeply") from None
     objects = document if isinstance(document, list) else [document]
     mapping: dict[Cidr, set[Cidr]] = {}
     for item in objects:
