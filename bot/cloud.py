@@ -42,6 +42,7 @@ def follower_for(client: CloudClient, settings: Settings) -> TaskFollower:
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
         max_interval=settings.vpnbot_task_poll_max.total_seconds(),
         deadline=settings.vpnbot_task_deadline.total_seconds(),
+        jitter=0.2,
     )
 
 

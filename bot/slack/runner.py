@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
@@ -57,10 +58,13 @@ def slack_credentials(settings: Settings) -> SlackCredentials:
     return SlackCredentials(bot, secret or None, app or None)
 
 
-def slack_client(settings: Settings, token: str) -> AsyncWebClient:
-    """The Web API client: 429s are retried after ``Retry-After``, connection errors once."""
+def slack_client(settings: Settings, token: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client: 429s are retried after ``Retry-After``, connection errors once; ``session`` shares one
+    aiohttp connection pool across calls (without it every call opens a new session and TCP connection)."""
     handlers = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url, retry_handlers=handlers, timeout=15)
+    return AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, retry_handlers=handlers, timeout=15, session=session
+    )
 
 
 @dataclass
@@ -81,7 +85,8 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
     async with AsyncExitStack() as stack:
         stack.push_async_callback(store.aclose)
         cloud = await stack.enter_async_context(open_cloud(settings, sim=sim))
-        client = slack_client(settings, credentials.bot_token)
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        client = slack_client(settings, credentials.bot_token, session)
         ctx = BotContext(settings, cloud, store, client, ApproverPolicy(settings.vpnbot_approvers, client))
         app = build_app(ctx, signing_secret=None if credentials.socket_mode else credentials.signing_secret)
         stack.push_async_callback(_stop_background, ctx)

@@ -53,6 +53,8 @@ MODIFY = "ModifyVpnConnEx"
 TASK = "DescribeVpcTaskResult"
 NOT_FOUND = "InvalidVpnConn.NotFound"
 _JITTER = 0.1
+IN_FLIGHT = 16
+_LIMITS = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
 _DETAIL_MAX = 200
 
 
@@ -106,7 +108,10 @@ class BaseVpcClient(Generic[Params]):
         self._read_attempts = read_attempts
         self._retry_base = retry_base
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+        self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=_LIMITS)
+        # At most IN_FLIGHT requests at once: more would wait inside httpcore's pool, which re-scans every queued
+        # request on each change (quadratic) and blocks the event loop when a thousand tasks are followed at once.
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._calls: Counter[str] = Counter()
 
     def __repr__(self) -> str:
@@ -184,7 +189,8 @@ class BaseVpcClient(Generic[Params]):
 
     async def _send(self, action: str, request: Mapping[str, Any]) -> httpx.Response:
         try:
-            return await self._http.post(self._endpoint, timeout=self._timeout, **request)
+            async with self._in_flight:
+                return await self._http.post(self._endpoint, timeout=self._timeout, **request)
         except httpx.TimeoutException as error:
             unknown = "; the edit may or may not have been applied" if action in self._EDITS else ""
             failure: CloudError = CloudTimeoutError(

@@ -19,6 +19,7 @@ exactly what it sends (serialise the JSON once, then sign and send those bytes).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -134,13 +135,29 @@ def tc3_date(timestamp: int) -> str:
 
     Raises ValueError for a timestamp that is not a representable date.
     """
+    return _utc_date(int(timestamp) // 86400)
+
+
+@functools.lru_cache(maxsize=8)
+def _utc_date(day: int) -> str:
+    """The date of the ``day``-th day since the epoch (cached: one computation a day, not three a signature)."""
     try:
-        moment: datetime | None = datetime.fromtimestamp(timestamp, tz=UTC)
+        moment: datetime | None = datetime.fromtimestamp(day * 86400, tz=UTC)
     except (OverflowError, OSError, ValueError):
         moment = None
     if moment is None:
-        raise ValueError(f"timestamp {timestamp} is not a representable date")
+        raise ValueError(f"timestamp of day {day} is not a representable date")
     return moment.strftime("%Y-%m-%d")
+
+
+@functools.lru_cache(maxsize=16)
+def _tc3_signing_key(secret_key: bytes, date: str, service: str) -> bytes:
+    """The derived TC3 key for one (key, date, service): the same all day, so derived once (held in memory only,
+    as the secret key itself is)."""
+    key = secret_key
+    for part in (date, service, _TC3_TERMINATOR):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
 
 
 def tc3_canonical_request(
@@ -205,9 +222,8 @@ def tc3_signature(
         key = None
     if key is None:  # raised outside the handler: the UnicodeEncodeError (it holds the key) is not chained
         raise ValueError("secret key is not encodable as UTF-8")
-    for part in (tc3_date(timestamp), service, _TC3_TERMINATOR):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    signing_key = _tc3_signing_key(key, tc3_date(timestamp), service)
+    return hmac.new(signing_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def tc3_authorization(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ class TaskFollower:
     """Polls a task with a growing interval until it succeeds, fails or ``deadline`` seconds pass.
 
     The first poll is immediate; then the wait is ``initial_interval``, multiplied by ``factor`` after each poll,
-    capped at ``max_interval``, and never longer than the time left before the deadline (so the last poll happens at
+    capped at ``max_interval`` (each wait spread by up to ``jitter`` either way), and never longer than the time left before the deadline (so the last poll happens at
     the deadline). A poll that raises :class:`CloudError` does not end the follow; any other exception, including
     cancellation and exceptions from ``on_change``, propagates. ``clock`` and ``sleep`` are injectable for tests.
     """
@@ -91,7 +92,10 @@ class TaskFollower:
         deadline: float = 1800.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: float = 0.0,
     ) -> None:
+        if not 0 <= jitter < 1:
+            raise ValueError("need 0 <= jitter < 1")
         if initial_interval <= 0 or max_interval < initial_interval:
             raise ValueError("need 0 < initial_interval <= max_interval")
         if factor < 1 or deadline < 0:
@@ -103,6 +107,7 @@ class TaskFollower:
         self._deadline = deadline
         self._clock = clock
         self._sleep = sleep
+        self._jitter = jitter
 
     async def follow(self, task_id: TaskId, on_change: OnChange | None = None) -> TaskResult:
         """Follow ``task_id`` to its end. ``on_change(state, elapsed)`` is awaited once per status change, the
@@ -124,7 +129,8 @@ class TaskFollower:
             remaining = self._deadline - elapsed
             if remaining <= 0:
                 return self._finish(task_id, TaskOutcome.TIMED_OUT, elapsed, polls, error)
-            await self._sleep(min(interval, remaining))
+            spread = 1 + self._jitter * (2 * random.random() - 1)  # tasks started together do not poll together
+            await self._sleep(min(interval * spread, remaining))
             interval = min(interval * self._factor, self._max)
 
     async def _poll_once(self, task_id: TaskId) -> tuple[TaskState | None, str]:

@@ -1,0 +1,27 @@
+"""vpnbot's benchmarks: ``python -m bench`` (everything, writes ``bench/RESULTS.md``) or ``python -m bench --smoke``.
+
+Five benchmarks, each reported as a ratio against a baseline measured in the same run:
+
+1. ``ack``: acknowledgement latency of signed ``/vpn`` commands and Approve clicks at 20 concurrent clients,
+   against a bare Bolt ``AsyncApp`` on the same server stack whose listeners only ``ack()``.
+2. ``trigger``: time from a ``/vpn edit`` command to the ``views.open`` call while the cloud holds
+   ``DescribeVpnConn`` for 2.5 s and for 10 s (a ``trigger_id`` lives 3 s).
+3. ``many``: 1,000 change requests approved together, each task running 30 s: all reach their final reply;
+   peak memory, threads, event-loop lag, and ack latency under that load against idle.
+4. ``economy``: Slack Web API calls and thread messages per change, cloud calls per followed task.
+5. ``signing``: signatures per second, ours against ``qcloudapi-sdk-python`` and ``tencentcloud-sdk-python-common``.
+
+How the processes are laid out (and why): the server under test (vpnbot, or the baseline app) runs alone in a child
+process (``python -m bench.serve``), and the load generator that times its answers runs in another
+(``python -m bench.load``); the Slack stand-in, the simulator and the orchestration stay in this process, on one
+event loop. On a two-core machine this keeps the harness's own work (the stand-in validating Block Kit, the simulator
+checking signatures, the client's HTTP stack) off the measured server's interpreter lock, and it makes the bot's
+thread count, peak memory and event-loop lag its own, sampled inside its process.
+
+Everything goes over real HTTP on loopback, as the end-to-end tests do, and reuses their infrastructure
+(``tests/slack_standin.py``, ``tests/slack_requests.py``, ``tests/botharness.py``).
+"""
+
+from bench.paths import use_test_helpers
+
+use_test_helpers()  # every bench module may import the test helpers (slack_standin, ...) like any library
