@@ -62,6 +62,20 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def shown_command(argv: Sequence[str]) -> str:
+    """The command that makes these figures: the options that change them (not where files go)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--workdir", "--profile", "--json"):
+            skip = True
+        elif not arg.startswith(("--workdir=", "--profile=", "--json=", "--write", "--no-write")):
+            kept.append(arg)
+    return shlex.join(["python", "-m", "bench", *kept])
+
+
 def resized(sizes: Sizes, overrides: Sequence[str]) -> Sizes:
     changes: dict[str, object] = {}
     for item in overrides:
@@ -116,7 +130,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     print(text_table(rows))
     for note in notes:
         print(f"- {note}")
-    command = "python -m bench" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
+    command = shown_command(sys.argv[1:])
     if args.json:
         write_json(args.json, rows, notes)
     full = not args.smoke and not args.size and set(chosen) == set(ORDER)

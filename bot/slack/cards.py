@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -13,6 +14,14 @@ from bot.slack.blocks import card_text, change_card, dump, text_blocks
 from bot.vpn.change import ChangeRequest
 
 log = logging.getLogger("bot.slack")
+# What a Web API call can fail with: Slack's answer, the network, or no answer in time.
+SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return type(error).__name__
 
 
 async def post_card(client: AsyncWebClient, channel: str, request: ChangeRequest) -> str | None:
@@ -21,8 +30,8 @@ async def post_card(client: AsyncWebClient, channel: str, request: ChangeRequest
         response = await client.chat_postMessage(
             channel=channel, text=card_text(request), blocks=dump(change_card(request))
         )
-    except SlackApiError as error:
-        log.warning("posting the card of %s to %s failed: %s", request.id, channel, error.response.get("error"))
+    except SLACK_FAILURES as error:
+        log.warning("posting the card of %s to %s failed: %s", request.id, channel, _reason(error))
         return None
     return str(response["ts"])
 
@@ -37,8 +46,8 @@ async def update_card(client: AsyncWebClient, request: ChangeRequest, status_lin
             text=card_text(request),
             blocks=dump(change_card(request, status_line=status_line)),
         )
-    except SlackApiError as error:
-        log.warning("updating the card of %s failed: %s", request.id, error.response.get("error"))
+    except SLACK_FAILURES as error:
+        log.warning("updating the card of %s failed: %s", request.id, _reason(error))
 
 
 async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str) -> str | None:
@@ -49,8 +58,8 @@ async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str)
         response = await client.chat_postMessage(
             channel=request.channel, thread_ts=request.card_ts, text=text, blocks=dump(text_blocks(text))
         )
-    except SlackApiError as error:
-        log.warning("replying in the thread of %s failed: %s", request.id, error.response.get("error"))
+    except SLACK_FAILURES as error:
+        log.warning("replying in the thread of %s failed: %s", request.id, _reason(error))
         return None
     return str(response["ts"])
 
@@ -60,8 +69,8 @@ async def thread_update(client: AsyncWebClient, request: ChangeRequest, ts: str,
         return
     try:
         await client.chat_update(channel=request.channel, ts=ts, text=text, blocks=dump(text_blocks(text)))
-    except SlackApiError as error:
-        log.warning("updating the progress of %s failed: %s", request.id, error.response.get("error"))
+    except SLACK_FAILURES as error:
+        log.warning("updating the progress of %s failed: %s", request.id, _reason(error))
 
 
 async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | None:
@@ -69,7 +78,7 @@ async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | Non
         return None
     try:
         response = await client.chat_getPermalink(channel=request.channel, message_ts=request.card_ts)
-    except SlackApiError:
+    except SLACK_FAILURES:
         return None
     link = response.get("permalink")
     return str(link) if link else None
@@ -93,5 +102,5 @@ async def direct_message(client: AsyncWebClient, user_id: str, text: str) -> Non
     """Tell one person something when there is no card or thread to say it in."""
     try:
         await client.chat_postMessage(channel=user_id, text=text, blocks=dump(text_blocks(text)))
-    except SlackApiError as error:
-        log.warning("messaging %s failed: %s", user_id, error.response.get("error"))
+    except SLACK_FAILURES as error:
+        log.warning("messaging %s failed: %s", user_id, _reason(error))
