@@ -36,18 +36,19 @@ def credentials_from(settings: Settings) -> Credentials:
     return Credentials(settings.tencentcloud_secret_id, settings.tencentcloud_secret_key, token or None)
 
 
-def follower_for(client: CloudClient, settings: Settings) -> TaskFollower:
+def follower_for(client: CloudClient, settings: Settings, jitter: float = 0.0) -> TaskFollower:
+    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together (the bot)."""
     return TaskFollower(
         client.task_status,
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
         max_interval=settings.vpnbot_task_poll_max.total_seconds(),
         deadline=settings.vpnbot_task_deadline.total_seconds(),
-        jitter=0.2,
+        jitter=jitter,
     )
 
 
 @asynccontextmanager
-async def open_cloud(settings: Settings, *, sim: bool) -> AsyncIterator[Cloud]:
+async def open_cloud(settings: Settings, *, sim: bool, poll_jitter: float = 0.0) -> AsyncIterator[Cloud]:
     """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it."""
     async with AsyncExitStack() as stack:
         endpoint = settings.cloud_endpoint
@@ -66,7 +67,7 @@ async def open_cloud(settings: Settings, *, sim: bool) -> AsyncIterator[Cloud]:
             timeout=settings.vpnbot_cloud_timeout.total_seconds(),
         )
         stack.push_async_callback(client.aclose)
-        yield Cloud(client, follower_for(client, settings), sim_url)
+        yield Cloud(client, follower_for(client, settings, poll_jitter), sim_url)
 
 
 async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:

@@ -84,7 +84,7 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
     use_fingerprint_key(store.derived_key("settings-fingerprint"))
     async with AsyncExitStack() as stack:
         stack.push_async_callback(store.aclose)
-        cloud = await stack.enter_async_context(open_cloud(settings, sim=sim))
+        cloud = await stack.enter_async_context(open_cloud(settings, sim=sim, poll_jitter=0.2))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         client = slack_client(settings, credentials.bot_token, session)
         ctx = BotContext(settings, cloud, store, client, ApproverPolicy(settings.vpnbot_approvers, client))
