@@ -50,7 +50,7 @@ async def run(
         targets = [conn_id(i) for i in range(sizes.ack_cards, CONNECTIONS)]
         for server in (baseline, bot):  # first requests: Bolt's auth.test, lazy imports, the first connections
             await load.fire(server.url, [("help", fx.command("help")[1]) for _ in range(WARM_UP)])
-            await load.fire(server.url, [("list", fx.command("list")[1]) for _ in range(3)])
+            await load.fire(server.url, commands(fx, WARM_UP, targets, 0))
         await fx.quiet()
         opened, open_failed = fx.slack.methods["views.open"], fx.slack.failed["views.open"]
         samples: dict[tuple[str, str], list[Sample]] = defaultdict(list)

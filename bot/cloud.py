@@ -8,7 +8,8 @@ so no Tencent Cloud account is needed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -36,19 +37,32 @@ def credentials_from(settings: Settings) -> Credentials:
     return Credentials(settings.tencentcloud_secret_id, settings.tencentcloud_secret_key, token or None)
 
 
-def follower_for(client: CloudClient, settings: Settings, jitter: float = 0.0) -> TaskFollower:
-    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together (the bot)."""
+def follower_for(
+    client: CloudClient,
+    settings: Settings,
+    jitter: float = 0.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> TaskFollower:
+    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together, ``sleep`` waits
+    between polls (the bot's also waits for its turn after Slack's acks)."""
     return TaskFollower(
         client.task_status,
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
         max_interval=settings.vpnbot_task_poll_max.total_seconds(),
         deadline=settings.vpnbot_task_deadline.total_seconds(),
         jitter=jitter,
+        sleep=sleep,
     )
 
 
 @asynccontextmanager
-async def open_cloud(settings: Settings, *, sim: bool, poll_jitter: float = 0.0) -> AsyncIterator[Cloud]:
+async def open_cloud(
+    settings: Settings,
+    *,
+    sim: bool,
+    poll_jitter: float = 0.0,
+    poll_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[Cloud]:
     """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it."""
     async with AsyncExitStack() as stack:
         endpoint = settings.cloud_endpoint
@@ -67,7 +81,7 @@ async def open_cloud(settings: Settings, *, sim: bool, poll_jitter: float = 0.0)
             timeout=settings.vpnbot_cloud_timeout.total_seconds(),
         )
         stack.push_async_callback(client.aclose)
-        yield Cloud(client, follower_for(client, settings, poll_jitter), sim_url)
+        yield Cloud(client, follower_for(client, settings, poll_jitter, poll_sleep), sim_url)
 
 
 async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:

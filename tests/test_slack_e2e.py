@@ -239,7 +239,10 @@ async def test_help_list_show_status(tmp_path: Path) -> None:
         await h.command("list vpc-03vihbk9")
         await h.command(f"show {SEED_CONN}")
         replies = await h.slack.wait_for("response_url", count=2)
-        listing, details = (json.dumps(r.args) for r in replies)
+        # Answered after their acks, each when its turn comes: in either order.
+        listing, details = sorted(
+            (json.dumps(r.args) for r in replies), key=lambda text: "VPN connection(s)" not in text
+        )
         assert SEED_CONN in listing
         assert "edit_connection" in listing
         assert "IKESet.dhGroupName" in details

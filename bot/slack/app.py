@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -36,6 +37,13 @@ def build_app(ctx: BotContext, *, signing_secret: str | None) -> AsyncApp:
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+
+    async def acks_first(next: Callable[[], Awaitable[Any]]) -> Any:  # Bolt passes arguments by name
+        """Notes the request's arrival, so post-ack work waits its turn (``bot.slack.ackfirst``)."""
+        ctx.ack_first.arrived()
+        return await next()
+
+    app.use(acks_first)
     commands.register(app, ctx)
     modals.register(app, ctx)
     approvals.register(app, ctx)

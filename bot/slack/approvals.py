@@ -22,7 +22,8 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         if not is_request_id(request_id):
             return
         approver = str(body.get("user", {}).get("id", ""))
-        ctx.spawn(changes.approve(ctx, request_id, approver, _ephemeral(respond)), f"approve-{request_id}")
+        say = _ephemeral(cards.ResponseUrl.of(respond, ctx.session))
+        ctx.after_ack(changes.approve(ctx, request_id, approver, say), f"approve-{request_id}")
 
     async def reject_clicked(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -31,36 +32,41 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         request_id = str(action.get("value", ""))
         if not is_request_id(request_id):
             return
-        say = _ephemeral(respond)
+        say = _ephemeral(cards.ResponseUrl.of(respond, ctx.session))
         user_id = str(body.get("user", {}).get("id", ""))
-        request = await ctx.store.get(request_id)
-        if request is None:
-            await say(f"There is no change request `{request_id}`.")
-            return
-        if request.state is not ChangeState.PENDING:
-            await say(changes.already_decided(request))
-            return
-        if user_id != request.requester and not await ctx.approvers.may_approve(user_id):
-            await say(
-                "Only the requester or an approver (VPNBOT_APPROVERS) can reject this change. Nothing was changed."
-            )
-            return
         trigger_id = body.get("trigger_id")
-        if not isinstance(trigger_id, str) or not trigger_id:
-            log.warning("a Reject click for %s came without a trigger_id", request_id)
-            return
-        view = blocks.reject_view(request, blocks.metadata(request=request_id), withdraw=user_id == request.requester)
-        try:
-            await client.views_open(trigger_id=trigger_id, view=view.to_dict())
-        except SlackApiError as error:
-            log.warning("views.open for rejecting %s failed: %s", request_id, error.response.get("error"))
+        ctx.after_ack(_ask_reason(ctx, client, request_id, user_id, trigger_id, say), "reject-reason", urgent=True)
 
     app.action(blocks.APPROVE_ACTION)(approve_clicked)
     app.action(blocks.REJECT_ACTION)(reject_clicked)
 
 
-def _ephemeral(respond: AsyncRespond) -> changes.Say:
+async def _ask_reason(
+    ctx: BotContext, client: AsyncWebClient, request_id: str, user_id: str, trigger_id: object, say: changes.Say
+) -> None:
+    """The reject-reason modal, for the requester (withdraw) or an approver, while the request is pending."""
+    request = await ctx.store.get(request_id)
+    if request is None:
+        await say(f"There is no change request `{request_id}`.")
+        return
+    if request.state is not ChangeState.PENDING:
+        await say(changes.already_decided(request))
+        return
+    if user_id != request.requester and not await ctx.approvers.may_approve(user_id):
+        await say("Only the requester or an approver (VPNBOT_APPROVERS) can reject this change. Nothing was changed.")
+        return
+    if not isinstance(trigger_id, str) or not trigger_id:
+        log.warning("a Reject click for %s came without a trigger_id", request_id)
+        return
+    view = blocks.reject_view(request, blocks.metadata(request=request_id), withdraw=user_id == request.requester)
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view.to_dict())
+    except SlackApiError as error:
+        log.warning("views.open for rejecting %s failed: %s", request_id, error.response.get("error"))
+
+
+def _ephemeral(reply_to: cards.ResponseUrl) -> changes.Say:
     async def say(text: str) -> None:
-        await cards.ephemeral(respond, replace_original=False, text=text)
+        await cards.ephemeral(reply_to, replace_original=False, text=text)
 
     return say

@@ -7,7 +7,9 @@ parameter name, so validation problems map straight onto ``response_action: erro
 
 from __future__ import annotations
 
+import functools
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +37,9 @@ from bot.vpn.change import ChangeRequest, ChangeState
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
 from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, format_value
+
+Rendered = list[dict[str, Any]]
+"""Blocks or a view as sent to Slack (``to_dict()`` of the models)."""
 
 EDIT_CALLBACK = "vpn_edit"
 REJECT_CALLBACK = "reject_reason"
@@ -114,6 +119,25 @@ def message_view(title: str, text: str, callback_id: str = EDIT_CALLBACK) -> Vie
         close="Close",
         blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))],
     )
+
+
+_FORMS: OrderedDict[tuple[int, str], tuple[VpnConnection, dict[str, Any]]] = OrderedDict()
+FORMS_KEPT = 256
+
+
+def edit_form_rendered(connection: VpnConnection, private_metadata: str) -> dict[str, Any]:
+    """:func:`edit_form`, rendered; kept for the same connection object (the cloud client hands out one object for
+    an unchanged connection) so that opening the same form again costs no rendering."""
+    key = (id(connection), private_metadata)
+    kept = _FORMS.get(key)
+    if kept is not None and kept[0] is connection:
+        _FORMS.move_to_end(key)
+        return kept[1]
+    rendered = edit_form(connection, private_metadata).to_dict()
+    _FORMS[key] = (connection, rendered)
+    while len(_FORMS) > FORMS_KEPT:
+        _FORMS.popitem(last=False)
+    return rendered
 
 
 def edit_form(connection: VpnConnection, private_metadata: str) -> View:
@@ -329,7 +353,17 @@ HELP = (
 )
 
 
-def help_blocks(note: str = "") -> list[Block]:
+def help_message(note: str = "") -> Rendered:
+    """The ``/vpn help`` blocks, rendered (the note-less answer is rendered once)."""
+    return list(_help_rendered(note)) if not note else dump(_help_blocks(note))
+
+
+@functools.cache
+def _help_rendered(note: str) -> tuple[dict[str, Any], ...]:
+    return tuple(dump(_help_blocks(note)))
+
+
+def _help_blocks(note: str) -> list[Block]:
     text = (f"{note}\n\n" if note else "") + HELP
     return [SectionBlock(text=MarkdownTextObject(text=text))]
 
@@ -338,26 +372,38 @@ def text_blocks(text: str) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))]
 
 
-def connection_list(connections: Sequence[VpnConnection], scope: str) -> list[Block]:
-    """One section a connection with an Edit button; at most 45 shown (Slack allows 50 blocks)."""
-    shown = list(connections)[:45]
+ListRow = tuple[str, str, str, str, str, str]
+LIST_SHOWN = 45  # with the header and the "more" line, within Slack's 50 blocks a message
+
+
+def connection_list(connections: Sequence[VpnConnection], scope: str) -> Rendered:
+    """One section a connection with an Edit button; at most 45 shown (Slack allows 50 blocks). Rendered, and kept
+    for the next identical list (the same connections in the same states)."""
+    rows = tuple(
+        (c.name, c.vpn_conn_id, c.status_text, c.net_status, c.vpc_id, c.vpn_gw_id) for c in connections[:LIST_SHOWN]
+    )
+    return list(_connection_list(rows, len(connections), scope))
+
+
+@functools.lru_cache(maxsize=64)
+def _connection_list(rows: tuple[ListRow, ...], total: int, scope: str) -> tuple[dict[str, Any], ...]:
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{len(connections)} VPN connection(s)* {esc(scope)}".rstrip()))
+        SectionBlock(text=MarkdownTextObject(text=f"*{total} VPN connection(s)* {esc(scope)}".rstrip()))
     ]
-    for c in shown:
+    for name, vpn_conn_id, status_text, net_status, vpc_id, vpn_gw_id in rows:
         line = (
-            f"*{esc(c.name)}* `{c.vpn_conn_id}`\n{esc(c.status_text)} · network {esc(c.net_status or 'unknown')} · "
-            f"VPC `{c.vpc_id}` · gateway `{c.vpn_gw_id}`"
+            f"*{esc(name)}* `{vpn_conn_id}`\n{esc(status_text)} · network {esc(net_status or 'unknown')} · "
+            f"VPC `{vpc_id}` · gateway `{vpn_gw_id}`"
         )
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(text=clip(line, SECTION_MAX)),
-                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=c.vpn_conn_id),
+                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=vpn_conn_id),
             )
         )
-    if len(connections) > len(shown):
-        blocks.append(text_blocks(f"…and {len(connections) - len(shown)} more: narrow with a VPC or gateway id")[0])
-    return blocks
+    if total > len(rows):
+        blocks.append(text_blocks(f"…and {total - len(rows)} more: narrow with a VPC or gateway id")[0])
+    return tuple(dump(blocks))
 
 
 def connection_details(connection: VpnConnection) -> list[Block]:
@@ -390,5 +436,5 @@ def request_status(request: ChangeRequest, permalink: str | None) -> list[Block]
     return text_blocks(text)
 
 
-def dump(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+def dump(blocks: Sequence[Block]) -> Rendered:
     return [b.to_dict() for b in blocks]

@@ -4,11 +4,14 @@ state lives in the store, and a card that could not be updated is redrawn at the
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack.blocks import card_text, change_card, dump, text_blocks
 from bot.vpn.change import ChangeRequest
@@ -84,15 +87,36 @@ async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | Non
     return str(link) if link else None
 
 
-async def ephemeral(respond: Any, **message: Any) -> bool:
-    """Answer on the interaction's ``response_url`` (Bolt's ``respond``); False, logged, when the payload had none
-    or posting failed (a dead, used-up or malformed URL must not fail the listener)."""
-    if respond is None or not getattr(respond, "response_url", None):
+@dataclass(frozen=True)
+class ResponseUrl:
+    """An interaction's ``response_url``, answered over the bot's shared aiohttp session (Bolt's ``respond`` opens
+    a new session, and so a new connection, for every answer)."""
+
+    url: str | None
+    session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def of(cls, respond: AsyncRespond | None, session: aiohttp.ClientSession | None) -> ResponseUrl:
+        """The URL Bolt found in the payload (``response_url``, or the first of a modal's ``response_urls``)."""
+        url = getattr(respond, "response_url", None)
+        return cls(url if isinstance(url, str) and url else None, session)
+
+    async def send(self, **message: Any) -> None:
+        assert self.url is not None
+        response = await AsyncWebhookClient(self.url, session=self.session).send_dict(message)
+        if response.status_code >= 400:
+            log.info("the response_url answered HTTP %d", response.status_code)
+
+
+async def ephemeral(reply_to: ResponseUrl | None, **message: Any) -> bool:
+    """Answer on the interaction's ``response_url``; False, logged, when the payload had none or posting failed (a
+    dead, used-up or malformed URL must not fail the listener)."""
+    if reply_to is None or not reply_to.url:
         log.info("no response_url to answer on")
         return False
     try:
-        await respond(response_type="ephemeral", **message)
-    except Exception as error:  # aiohttp, yarl and Bolt raise different types for a bad URL
+        await reply_to.send(response_type="ephemeral", **message)
+    except Exception as error:  # aiohttp, yarl and the SDK raise different types for a bad URL
         log.warning("answering on the response_url failed: %s", type(error).__name__)
         return False
     return True

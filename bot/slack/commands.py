@@ -6,11 +6,10 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks, cards
-from bot.slack.blocks import dump, esc
+from bot.slack.blocks import Rendered, dump, esc
 from bot.slack.context import BotContext
 from bot.slack.modals import open_edit_modal
 from bot.tencent import CloudError
@@ -24,46 +23,58 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         words = str(body.get("text") or "").split()
         verb = words[0].lower() if words else "help"
         argument = words[1] if len(words) > 1 else None
+        reply_to = cards.ResponseUrl.of(respond, ctx.session)
         if verb == "edit" and argument:
             await ack()
-            await open_edit_modal(
+            opening = open_edit_modal(
                 ctx,
                 client,
                 argument,
                 str(body.get("trigger_id", "")),
                 str(body.get("user_id", "")),
                 body.get("channel_id"),
-                respond,
+                reply_to,
             )
+            ctx.after_ack(opening, "open-edit-modal", urgent=True)
             return
         if verb in ("list", "show", "status") and (argument or verb == "list"):
             await ack()
-            reply = await _answer(ctx, client, verb, argument)
-            await cards.ephemeral(respond, text=_fallback(reply), blocks=dump(reply))
+            ctx.after_ack(_reply(ctx, client, verb, argument, reply_to), f"vpn-{verb}")
             return
         note = "" if verb == "help" else f"I don't know `/vpn {esc(' '.join(words)[:100])}`."
-        await ack(response_type="ephemeral", text="/vpn help", blocks=dump(blocks.help_blocks(note)))
+        await ack(response_type="ephemeral", text="/vpn help", blocks=blocks.help_message(note))
 
     app.command("/vpn")(vpn_command)
 
 
-async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: str | None) -> list[Block]:
+async def _reply(
+    ctx: BotContext, client: AsyncWebClient, verb: str, argument: str | None, reply_to: cards.ResponseUrl
+) -> None:
+    reply = await _answer(ctx, client, verb, argument)
+    await cards.ephemeral(reply_to, text=_fallback(reply), blocks=reply)
+
+
+async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: str | None) -> Rendered:
     if verb == "status":
         assert argument is not None
         if not is_request_id(argument):
-            return blocks.text_blocks(f"`{esc(argument[:80])}` is not a change request id (they look like `chg-...`).")
+            return dump(
+                blocks.text_blocks(f"`{esc(argument[:80])}` is not a change request id (they look like `chg-...`).")
+            )
         request = await ctx.store.get(argument)
         if request is None:
-            return blocks.text_blocks(f"There is no change request `{esc(argument)}`.")
-        return blocks.request_status(request, await cards.permalink(client, request))
+            return dump(blocks.text_blocks(f"There is no change request `{esc(argument)}`."))
+        return dump(blocks.request_status(request, await cards.permalink(client, request)))
     try:
         if verb == "show":
             assert argument is not None
-            return blocks.connection_details(await ctx.cloud.client.describe_vpn_conn(argument))
+            return dump(blocks.connection_details(await ctx.cloud.client.describe_vpn_conn(argument)))
         scope = argument or ""
         if scope and not scope.startswith(("vpc-", "vpngw-")):
-            return blocks.text_blocks(
-                f"`{esc(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
+            return dump(
+                blocks.text_blocks(
+                    f"`{esc(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
+                )
             )
         found = await ctx.cloud.client.list_vpn_conns(
             vpc_id=scope if scope.startswith("vpc-") else None,
@@ -71,10 +82,10 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
         )
         return blocks.connection_list(found, f"in {scope}" if scope else "")
     except CloudError as error:
-        return blocks.text_blocks(f":warning: Tencent Cloud: {esc(str(error))}")
+        return dump(blocks.text_blocks(f":warning: Tencent Cloud: {esc(str(error))}"))
 
 
-def _fallback(reply: list[Block]) -> str:
-    first = reply[0].to_dict() if reply else {}
+def _fallback(reply: Rendered) -> str:
+    first = reply[0] if reply else {}
     text = first.get("text")
     return str(text.get("text", "vpnbot")) if isinstance(text, dict) else "vpnbot"

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cloud import Cloud
 from bot.config import Settings
+from bot.slack.ackfirst import AckFirst
 from bot.store import Store
 from bot.vpn.connection import VpnConnection
 
@@ -114,6 +116,12 @@ class BotContext:
     drafts: DraftCache = field(default_factory=DraftCache)
     clock: Callable[[], datetime] = utc_now
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    ack_first: AckFirst = field(default_factory=AckFirst)
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session the Web API client shares (answers on a ``response_url`` reuse it)."""
+        return self.client.session
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``work`` in the background, kept referenced until done; failures are logged, never lost."""
@@ -121,6 +129,17 @@ class BotContext:
         self.background.add(task)
         task.add_done_callback(self._finished)
         return task
+
+    def after_ack(self, work: Coroutine[Any, Any, Any], name: str, *, urgent: bool = False) -> asyncio.Task[Any]:
+        """Run ``work`` in the background once it is its turn (:mod:`bot.slack.ackfirst`): acks go first."""
+        return self.spawn(self._in_turn(work, urgent), name)
+
+    async def _in_turn(self, work: Coroutine[Any, Any, Any], urgent: bool) -> Any:
+        try:
+            async with self.ack_first.urgent() if urgent else self.ack_first.background():
+                return await work
+        finally:
+            work.close()  # a no-op once awaited; stops "never awaited" warnings when cancelled before its turn
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self.background.discard(task)

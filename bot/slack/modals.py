@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -23,7 +23,6 @@ from bot.vpn.edit import PSK, propose
 from bot.vpn.params import PARAMS, InvalidParametersError
 
 log = logging.getLogger("bot.slack")
-Respond = Callable[..., Awaitable[Any]]
 ID_MAX = 64  # no Slack or Tencent Cloud id is longer; keeps private_metadata within Slack's 3000 characters
 INPUT_MAX = 3000  # Slack's own limit for a plain_text_input: a longer value did not come from the form
 NO_CHANGE = "Nothing to change: every value is what the connection has now. Edit at least one field."
@@ -36,16 +35,17 @@ async def open_edit_modal(
     trigger_id: str,
     requester: str,
     origin_channel: str | None,
-    respond: Respond | None,
+    reply_to: cards.ResponseUrl | None,
 ) -> None:
-    """The modal, unless the connection already has an open change (then a link to its card)."""
+    """The modal (a loading view at once, filled once it is the work's turn, see ``bot.slack.ackfirst``), unless
+    the connection already has an open change (then a link to its card)."""
     vpn_conn_id = vpn_conn_id[:ID_MAX]
     existing = await ctx.store.open_request_for(vpn_conn_id)
     if existing is not None:
         link = await cards.permalink(client, existing)
         where = f"<{link}|its card>" if link else f"`/vpn status {existing.id}`"
         text = f"`{esc(vpn_conn_id)}` already has an open change ({existing.state.value}); see {where}."
-        if not await cards.ephemeral(respond, replace_original=False, text=text):
+        if not await cards.ephemeral(reply_to, replace_original=False, text=text):
             await cards.direct_message(client, requester, text)
         return
     if not trigger_id:
@@ -59,7 +59,21 @@ async def open_edit_modal(
     except SlackApiError as error:
         log.warning("views.open for %s failed: %s", vpn_conn_id, error.response.get("error"))
         return
-    view = opened["view"]
+    view = {"id": opened["view"]["id"], "hash": opened["view"].get("hash")}
+    filling = _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel)
+    ctx.after_ack(filling, "fill-edit-form")
+
+
+async def _fill_form(
+    ctx: BotContext,
+    client: AsyncWebClient,
+    view: Mapping[str, Any],
+    vpn_conn_id: str,
+    private: str,
+    requester: str,
+    origin_channel: str | None,
+) -> None:
+    """Replace the loading view with the form, filled from ``DescribeVpnConn`` (or with the cloud's error)."""
     try:
         connection = await ctx.cloud.client.describe_vpn_conn(vpn_conn_id)
     except (CloudError, CloudDataError) as error:
@@ -67,7 +81,7 @@ async def open_edit_modal(
         await _update_view(client, view, failed.to_dict())
         return
     ctx.drafts.put(str(view["id"]), Draft(connection, requester, origin_channel))
-    await _update_view(client, view, blocks.edit_form(connection, private).to_dict())
+    await _update_view(client, view, blocks.edit_form_rendered(connection, private))
 
 
 async def _update_view(client: AsyncWebClient, view: Mapping[str, Any], new_view: dict[str, Any]) -> None:
@@ -136,13 +150,13 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             ttl=ctx.settings.vpnbot_request_ttl,
             origin_channel=draft.origin_channel,
         )
-        await post_change(ctx, client, request, proposal.pre_shared_key)
+        ctx.after_ack(post_change(ctx, client, request, proposal.pre_shared_key), "post-change")
 
     async def edit_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         vpn_conn_id = str(action.get("value", ""))[:64]
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        await open_edit_modal(
+        opening = open_edit_modal(
             ctx,
             client,
             vpn_conn_id,
@@ -151,6 +165,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             channel,
             None,
         )
+        ctx.after_ack(opening, "open-edit-modal", urgent=True)
 
     async def reject_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -169,7 +184,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         async def tell(text: str) -> None:
             await cards.direct_message(client, user_id, text)
 
-        await changes.reject(ctx, request_id, user_id, reason, tell)
+        ctx.after_ack(changes.reject(ctx, request_id, user_id, reason, tell), "reject")
 
     app.view(blocks.EDIT_CALLBACK)(edit_submitted)
     app.view(blocks.REJECT_CALLBACK)(reject_submitted)

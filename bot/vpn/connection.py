@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -32,6 +33,8 @@ from bot.vpn.params import (
 # Fingerprints are keyed by a secret, so a fingerprint says nothing about the key itself. Random per process unless
 # the bot sets a persistent one (derived from its store key), so that fingerprints taken before a restart still match.
 _fingerprint_key = secrets.token_bytes(32)
+_READ: OrderedDict[bytes, VpnConnection] = OrderedDict()  # see connection_from_describe
+READ_KEPT = 1024
 
 
 def use_fingerprint_key(key: bytes) -> None:
@@ -40,6 +43,7 @@ def use_fingerprint_key(key: bytes) -> None:
     if len(key) < 32:
         raise ValueError("a fingerprint key needs at least 32 bytes")
     _fingerprint_key = bytes(key)
+    _READ.clear()
 
 
 CONN_STATUS_TEXT: Mapping[int, str] = {
@@ -128,7 +132,24 @@ class VpnConnection:
 
 
 def connection_from_describe(item: Mapping[str, Any]) -> VpnConnection:
-    """Normalise one ``data[]`` item of ``DescribeVpnConn``; raises CloudDataError naming an unreadable field."""
+    """Normalise one ``data[]`` item of ``DescribeVpnConn``; raises CloudDataError naming an unreadable field.
+
+    An item read before, unchanged, gives the same (immutable) object again without parsing it: the last
+    ``READ_KEPT`` are kept, by a keyed digest of the item (it holds the key, which is neither kept nor derivable).
+    """
+    digest = hashlib.blake2b(repr(item).encode(), key=_fingerprint_key[:64], digest_size=20).digest()
+    known = _READ.get(digest)
+    if known is not None:
+        _READ.move_to_end(digest)
+        return known
+    connection = _connection(item)
+    _READ[digest] = connection
+    while len(_READ) > READ_KEPT:
+        _READ.popitem(last=False)
+    return connection
+
+
+def _connection(item: Mapping[str, Any]) -> VpnConnection:
     ike = _block(item, IKE_BLOCKS)
     ipsec = _block(item, IPSEC_BLOCKS)
     sources = _cidr_tuple(item, "sourceCidr")

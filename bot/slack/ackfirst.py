@@ -1,0 +1,94 @@
+"""Acknowledgements first: the work that follows an ack waits for a moment when no Slack request is being answered.
+
+Slack gives a request 3 seconds to be acknowledged (and sends it again when it was not); what a listener does after
+its ``ack()`` (open a modal and fill it from the cloud, post a list, approve and send an edit, redraw a card) can
+wait a few milliseconds. All of it runs on the one event loop, so without an order a burst of requests is answered
+only as fast as the work behind the earlier ones allows. Here the work takes a slot in a lane and then waits until
+the loop is quiet: no request arrived for ``quiet`` seconds (longer than Bolt takes to answer one: it looks for the
+listener's ack every 10 ms), or until its lane's ``max_wait`` has passed (so work never starves under a long burst). Two lanes: ``urgent`` for what has a Slack deadline of its
+own (``views.open`` within the 3 s its ``trigger_id`` lives), ``background`` for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+
+QUIET_SECONDS = 0.015
+
+
+@dataclass
+class Lane:
+    """At most ``slots`` pieces of work at once, each started once the loop is quiet or ``max_wait`` has passed."""
+
+    slots: int
+    max_wait: float
+    _semaphore: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+
+    def semaphore(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.slots)
+        return self._semaphore
+
+
+class AckFirst:
+    """Notes when Slack requests arrive (:meth:`arrived`, from a Bolt middleware) and gives post-ack work its turn
+    (:meth:`urgent`, :meth:`background`, :meth:`pause`)."""
+
+    def __init__(
+        self,
+        *,
+        quiet: float = QUIET_SECONDS,
+        urgent: Lane | None = None,
+        background: Lane | None = None,
+    ) -> None:
+        self.quiet = quiet
+        self.urgent_lane = urgent or Lane(slots=8, max_wait=0.25)
+        self.background_lane = background or Lane(slots=4, max_wait=2.0)
+        self._last_arrival = float("-inf")
+
+    def arrived(self) -> None:
+        self._last_arrival = time.monotonic()
+
+    def is_quiet(self) -> bool:
+        return time.monotonic() - self._last_arrival >= self.quiet
+
+    async def pause(self, max_wait: float) -> None:
+        """Wait until the loop is quiet, at most ``max_wait`` seconds (polling every ``quiet`` seconds while busy).
+
+        A poll that wakes late means the loop was held (other work, a garbage collection): requests may be waiting
+        unread in their sockets, so that counts as busy too.
+        """
+        deadline = time.monotonic() + max_wait
+        while not self.is_quiet():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            step = min(self.quiet, left)
+            asked = time.monotonic()
+            await asyncio.sleep(step)
+            woke = time.monotonic()
+            if woke - asked - step > self.quiet:
+                self._last_arrival = max(self._last_arrival, woke)
+
+    async def sleep_then_pause(self, seconds: float) -> None:
+        """Sleep, then wait for a quiet moment as background work does (between a followed task's polls)."""
+        await asyncio.sleep(seconds)
+        await self.pause(self.background_lane.max_wait)
+
+    @asynccontextmanager
+    async def turn(self, lane: Lane) -> AsyncIterator[None]:
+        """A slot in ``lane``, entered once the loop is quiet (or ``lane.max_wait`` after asking)."""
+        asked = time.monotonic()
+        async with lane.semaphore():
+            await self.pause(lane.max_wait - (time.monotonic() - asked))
+            yield
+
+    def urgent(self) -> AbstractAsyncContextManager[None]:
+        return self.turn(self.urgent_lane)
+
+    def background(self) -> AbstractAsyncContextManager[None]:
+        return self.turn(self.background_lane)
