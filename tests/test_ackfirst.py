@@ -4,11 +4,12 @@ quiet, never starves, keeps to its lane's slots, and treats a held loop as busy.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 import pytest
 
-from bot.slack.ackfirst import AckFirst, Lane
+from bot.slack.ackfirst import AckFirst, Lane, full_collections_when_quiet
 
 QUIET = 0.02
 
@@ -118,3 +119,33 @@ async def test_work_cancelled_before_its_turn_is_closed_not_leaked(recwarn: pyte
         await task
     assert not ran
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+async def test_full_collections_wait_for_a_quiet_loop() -> None:
+    gate = ack_first()
+    full: list[float] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(time.monotonic())
+
+    before = gc.get_threshold()
+    gc.callbacks.append(record)
+    try:
+        async with full_collections_when_quiet(gate, check_every=0.05, max_wait=5.0):
+            assert gc.get_threshold()[2] > 10**6, "automatic full collections are still on"
+            garbage = []
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:  # busy: requests arriving, young collections running
+                gate.arrived()
+                garbage.append([[] for _ in range(2000)])
+                garbage = garbage[-3:]
+                await asyncio.sleep(0.003)
+            last_arrival = time.monotonic()
+            assert full == [], "a full collection ran while requests kept arriving"
+            await asyncio.sleep(0.3)
+        assert full, "no full collection once the loop was quiet"
+        assert full[0] >= last_arrival
+    finally:
+        gc.callbacks.remove(record)
+    assert gc.get_threshold() == before

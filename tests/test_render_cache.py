@@ -60,11 +60,17 @@ def test_what_is_kept_is_bounded() -> None:
     assert len(connection_module._READ) == connection_module.READ_KEPT
 
 
-def test_a_kept_form_is_the_form() -> None:
+def test_a_kept_form_is_the_form(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = connection_from_describe(item())
     rendered = blocks.edit_form_rendered(conn, '{"conn":"x"}')
     assert rendered == blocks.edit_form(conn, '{"conn":"x"}').to_dict()
-    assert blocks.edit_form_rendered(conn, '{"conn":"x"}') is rendered
+    renders = []
+    monkeypatch.setattr(blocks, "edit_form", lambda *args: renders.append(args))
+    again = blocks.edit_form_rendered(conn, '{"conn":"x"}')
+    assert again == rendered
+    assert again is not rendered  # a fresh copy: changing one answer cannot change the next
+    assert renders == []
+    monkeypatch.undo()
     other_metadata = blocks.edit_form_rendered(conn, '{"conn":"y"}')
     assert other_metadata["private_metadata"] == '{"conn":"y"}'
     renamed = blocks.edit_form_rendered(connection_from_describe(item(vpnConnName="renamed")), '{"conn":"x"}')

@@ -12,12 +12,14 @@ own (``views.open`` within the 3 s its ``trigger_id`` lives), ``background`` for
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 QUIET_SECONDS = 0.015
+FULL_COLLECTION_CHECK = 5.0
 
 
 @dataclass
@@ -46,7 +48,7 @@ class AckFirst:
         background: Lane | None = None,
     ) -> None:
         self.quiet = quiet
-        self.urgent_lane = urgent or Lane(slots=8, max_wait=0.25)
+        self.urgent_lane = urgent or Lane(slots=16, max_wait=0.15)
         self.background_lane = background or Lane(slots=4, max_wait=2.0)
         self._last_arrival = float("-inf")
 
@@ -92,3 +94,33 @@ class AckFirst:
 
     def background(self) -> AbstractAsyncContextManager[None]:
         return self.turn(self.background_lane)
+
+
+@asynccontextmanager
+async def full_collections_when_quiet(
+    gate: AckFirst, check_every: float = FULL_COLLECTION_CHECK, max_wait: float = 2 * FULL_COLLECTION_CHECK
+) -> AsyncIterator[None]:
+    """For the life of the block, Python's full (generation 2) garbage collections run at quiet moments.
+
+    A full collection holds the loop for as long as it scans every object (tens of ms with a thousand changes being
+    followed); Python starts one whenever its allocation counts say, in the middle of a request as likely as not.
+    Here automatic full collections are off; every ``check_every`` seconds, once as many younger collections have
+    run as would have triggered one, it runs after :meth:`AckFirst.pause` (at most ``max_wait`` later).
+    """
+    thresholds = gc.get_threshold()
+    due = max(1, thresholds[2])
+    gc.set_threshold(thresholds[0], thresholds[1], 2**30)
+
+    async def collect() -> None:
+        while True:
+            await asyncio.sleep(check_every)
+            if gc.get_count()[2] >= due:
+                await gate.pause(max_wait)
+                gc.collect(2)
+
+    task = asyncio.create_task(collect(), name="full-collections")
+    try:
+        yield
+    finally:
+        task.cancel()
+        gc.set_threshold(*thresholds)

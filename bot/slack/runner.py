@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cloud import open_cloud
 from bot.config import ConfigError, Settings
 from bot.slack import changes
-from bot.slack.ackfirst import AckFirst
+from bot.slack.ackfirst import AckFirst, full_collections_when_quiet
 from bot.slack.app import build_app
 from bot.slack.context import ApproverPolicy, BotContext
 from bot.store import Store, StoreError
@@ -119,10 +119,9 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
         # collector's reach, a full collection scans only what the bot made since (measured: ~60 ms pauses -> a few).
         gc.collect()
         gc.freeze()
-        try:
-            yield RunningBot(ctx, url)
-        finally:
-            gc.unfreeze()
+        stack.callback(gc.unfreeze)
+        await stack.enter_async_context(full_collections_when_quiet(ack_first))
+        yield RunningBot(ctx, url)
 
 
 def _store_key(settings: Settings) -> str | None:
