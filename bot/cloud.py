@@ -8,15 +8,14 @@ so no Tencent Cloud account is needed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings
-from bot.tencent import CloudClient, Credentials, TaskFollower, make_client
+from bot.tencent import CloudClient, Credentials, TaskFollower, TaskId, TaskState, make_client
 
 
 @dataclass(frozen=True)
@@ -41,18 +40,27 @@ def follower_for(
     client: CloudClient,
     settings: Settings,
     jitter: float = 0.0,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> TaskFollower:
-    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together, ``sleep`` waits
-    between polls (the bot's also waits for its turn after Slack's acks)."""
+    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together, and each poll
+    waits for a ``turn`` when given one (the bot's: after Slack's acks, see ``bot.slack.ackfirst``)."""
     return TaskFollower(
-        client.task_status,
+        client.task_status if turn is None else _in_turn(client.task_status, turn),
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
         max_interval=settings.vpnbot_task_poll_max.total_seconds(),
         deadline=settings.vpnbot_task_deadline.total_seconds(),
         jitter=jitter,
-        sleep=sleep,
     )
+
+
+def _in_turn(
+    poll: Callable[[TaskId], Awaitable[TaskState]], turn: Callable[[], AbstractAsyncContextManager[None]]
+) -> Callable[[TaskId], Awaitable[TaskState]]:
+    async def poll_in_turn(task_id: TaskId) -> TaskState:
+        async with turn():
+            return await poll(task_id)
+
+    return poll_in_turn
 
 
 @asynccontextmanager
@@ -61,7 +69,7 @@ async def open_cloud(
     *,
     sim: bool,
     poll_jitter: float = 0.0,
-    poll_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    poll_turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> AsyncIterator[Cloud]:
     """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it."""
     async with AsyncExitStack() as stack:
@@ -81,7 +89,7 @@ async def open_cloud(
             timeout=settings.vpnbot_cloud_timeout.total_seconds(),
         )
         stack.push_async_callback(client.aclose)
-        yield Cloud(client, follower_for(client, settings, poll_jitter, poll_sleep), sim_url)
+        yield Cloud(client, follower_for(client, settings, poll_jitter, poll_turn), sim_url)
 
 
 async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:

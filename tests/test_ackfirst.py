@@ -149,3 +149,25 @@ async def test_full_collections_wait_for_a_quiet_loop() -> None:
     finally:
         gc.callbacks.remove(record)
     assert gc.get_threshold() == before
+
+
+async def test_work_that_hangs_stops_holding_its_slot() -> None:
+    gate = AckFirst(quiet=QUIET, background=Lane(slots=1, max_wait=5.0, hold=0.1))
+    hung = asyncio.Event()
+
+    async def hangs() -> None:
+        async with gate.background():
+            await hung.wait()
+
+    stuck = asyncio.create_task(hangs())
+    await asyncio.sleep(0)
+    asked = time.monotonic()
+    began = await asyncio.wait_for(started_at(gate), 2.0)
+    assert 0.08 <= began - asked < 0.5, "the work behind a hung one did not start once the hung one's hold ran out"
+    hung.set()
+    await stuck
+    slots = gate.background_lane.semaphore()
+    assert not slots.locked(), "the hung work's slot was never given back"
+    await slots.acquire()
+    assert slots.locked(), "the hung work's slot was given back twice"
+    slots.release()

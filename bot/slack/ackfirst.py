@@ -24,10 +24,15 @@ FULL_COLLECTION_CHECK = 5.0
 
 @dataclass
 class Lane:
-    """At most ``slots`` pieces of work at once, each started once the loop is quiet or ``max_wait`` has passed."""
+    """At most ``slots`` pieces of work at once, each started once the loop is quiet or ``max_wait`` has passed.
+
+    A piece of work stops counting against the slots when it ends or ``hold`` seconds after it started, whichever
+    comes first: one waiting on a hung cloud or a slow reconciliation must not stop the work behind it.
+    """
 
     slots: int
     max_wait: float
+    hold: float = 1.0
     _semaphore: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     def semaphore(self) -> asyncio.Semaphore:
@@ -76,18 +81,27 @@ class AckFirst:
             if woke - asked - step > self.quiet:
                 self._last_arrival = max(self._last_arrival, woke)
 
-    async def sleep_then_pause(self, seconds: float) -> None:
-        """Sleep, then wait for a quiet moment as background work does (between a followed task's polls)."""
-        await asyncio.sleep(seconds)
-        await self.pause(self.background_lane.max_wait)
-
     @asynccontextmanager
     async def turn(self, lane: Lane) -> AsyncIterator[None]:
         """A slot in ``lane``, entered once the loop is quiet (or ``lane.max_wait`` after asking)."""
         asked = time.monotonic()
-        async with lane.semaphore():
+        semaphore = lane.semaphore()
+        await semaphore.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                semaphore.release()
+
+        timer = asyncio.get_running_loop().call_later(lane.hold, release)
+        try:
             await self.pause(lane.max_wait - (time.monotonic() - asked))
             yield
+        finally:
+            timer.cancel()
+            release()
 
     def urgent(self) -> AbstractAsyncContextManager[None]:
         return self.turn(self.urgent_lane)

@@ -19,7 +19,7 @@ from bot.slack import cards
 from bot.slack.blocks import slack_date, user
 from bot.slack.context import BotContext
 from bot.store import ClaimConflictError, StoreError, StoreKeyError
-from bot.tencent import ApiError, CloudError, TaskOutcome, TaskState
+from bot.tencent import ApiError, CloudError, TaskOutcome, TaskResult, TaskState
 from bot.vpn.change import ChangeRequest, ChangeState, settings_fingerprint
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import diff, not_live
@@ -193,7 +193,8 @@ async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | N
     started = request.task_started_at or ctx.clock()
     if request.progress_ts is None:
         # Shielded: a graceful stop between posting and saving would otherwise leave a second status message.
-        request = await asyncio.shield(_post_status(ctx, request))
+        async with ctx.ack_first.background():
+            request = await asyncio.shield(_post_status(ctx, request))
     shown = {"status": "running"}
 
     async def on_change(state: TaskState, elapsed: float) -> None:
@@ -205,6 +206,15 @@ async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | N
         )
 
     result = await ctx.cloud.follower.follow(task_id, on_change)
+    async with ctx.ack_first.background():  # a thousand tasks ending together must not crowd out the acks
+        await _ended(ctx, request, proposal, result, started)
+
+
+async def _ended(
+    ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, result: TaskResult, started: datetime
+) -> None:
+    """The task's end: verification, the final state, the card, the status message and the final reply."""
+    task_id = request.task_id
     elapsed = max(result.elapsed, (ctx.clock() - started).total_seconds())
     if result.outcome is TaskOutcome.SUCCEEDED:
         await _succeeded(ctx, request, proposal, elapsed)

@@ -88,7 +88,7 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
         stack.push_async_callback(store.aclose)
         ack_first = AckFirst()
         cloud = await stack.enter_async_context(
-            open_cloud(settings, sim=sim, poll_jitter=0.2, poll_sleep=ack_first.sleep_then_pause)
+            open_cloud(settings, sim=sim, poll_jitter=0.2, poll_turn=ack_first.background)
         )
         session = await stack.enter_async_context(aiohttp.ClientSession())
         client = slack_client(settings, credentials.bot_token, session)
