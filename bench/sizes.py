@@ -16,7 +16,7 @@ class Sizes:
     many_changes: int = 1000
     many_task_seconds: float = 30.0
     trickle_interval: float = 0.05
-    idle_seconds: float = 15.0
+    idle_seconds: float = 60.0
     economy_changes: int = 3
     economy_task_seconds: float = 60.0
     signing_rounds: int = 15

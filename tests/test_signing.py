@@ -323,3 +323,18 @@ def test_sign_error_never_carries_the_key() -> None:
     assert "top-secret" not in repr(error.args)
     assert error.__cause__ is None
     assert error.__context__ is None
+
+
+def test_names_sort_by_their_utf8_bytes() -> None:
+    """Code-point order (Python's) is UTF-8 byte order, across ASCII, CJK, and characters beyond the BMP."""
+    names = ["b", "B", "a.2", "a.12", "中", "é", "\U0001f510", "\uffee", "ｚ", "_x"]
+    text = string_to_sign("POST", "h", "/p", dict.fromkeys(names, "v"))
+    query = text.split("?", 1)[1]
+    ordered = [pair.split("=")[0] for pair in query.split("&")]
+    assert ordered == sorted((n.replace("_", ".") for n in names), key=lambda n: n.encode("utf-8"))
+
+
+def test_a_name_that_is_not_utf8_is_never_signed() -> None:
+    text = string_to_sign("POST", "h", "/p", {"bad\ud800": "v"})
+    with pytest.raises(UnicodeEncodeError, match="surrogate"):
+        sign("secret", text, "HmacSHA256")

@@ -59,8 +59,10 @@ def string_to_sign(http_method: str, host: str, path: str, params: Mapping[str, 
     ``InstanceIds.2``, upper case before lower case), joined ``name=value`` with ``&``, values raw and unchanged.
 
     Raises ``ValueError`` (naming the parameters, never their values) when two names become the same after the
-    ``_`` -> ``.`` replacement, e.g. ``a_b`` and ``a.b``: such a request has no unambiguous signature; and
-    ``UnicodeEncodeError`` (a ``ValueError``) for a name that is not valid UTF-8 (a lone surrogate).
+    ``_`` -> ``.`` replacement, e.g. ``a_b`` and ``a.b``: such a request has no unambiguous signature. A name that
+    is not valid UTF-8 (a lone surrogate) gives a text that :func:`sign` refuses.
+
+    Sorting the names as Python strings is sorting them by their UTF-8 bytes: UTF-8 keeps code-point order.
     """
     canonical: dict[str, str] = {}
     for name, value in params.items():
@@ -70,7 +72,7 @@ def string_to_sign(http_method: str, host: str, path: str, params: Mapping[str, 
         if key in canonical:
             raise ValueError(f"parameter names collide once '_' is read as '.': {key!r}")
         canonical[key] = value
-    query = "&".join(f"{key}={canonical[key]}" for key in sorted(canonical, key=lambda k: k.encode("utf-8")))
+    query = "&".join(f"{key}={canonical[key]}" for key in sorted(canonical))
     return f"{http_method.upper()}{host}{path}?{query}"
 
 
