@@ -334,7 +334,13 @@ def test_names_sort_by_their_utf8_bytes() -> None:
     assert ordered == sorted((n.replace("_", ".") for n in names), key=lambda n: n.encode("utf-8"))
 
 
-def test_a_name_that_is_not_utf8_is_never_signed() -> None:
-    text = string_to_sign("POST", "h", "/p", {"bad\ud800": "v"})
-    with pytest.raises(UnicodeEncodeError, match="surrogate"):
-        sign("secret", text, "HmacSHA256")
+def test_text_that_is_not_utf8_is_never_signed_nor_shown() -> None:
+    """A lone surrogate (JSON can carry one, e.g. in a key typed into Slack) is refused; the error neither holds
+    nor chains the text, which can hold the new pre-shared key."""
+    for params in ({"bad\ud800": "v"}, {"preSharedKey": "secret-psk-\ud800"}):
+        text = string_to_sign("POST", "h", "/p", params)
+        with pytest.raises(ValueError, match="lone surrogate") as raised:
+            sign("secret", text, "HmacSHA256")
+        assert raised.value.__cause__ is None
+        assert raised.value.__context__ is None
+        assert "secret-psk" not in repr(raised.value)

@@ -92,7 +92,13 @@ def sign(secret_key: str, text: str, method: SignatureMethod) -> str:
         key = None
     if key is None:  # raised outside the handler: the UnicodeEncodeError (it holds the key) is not chained
         raise ValueError("secret key is not encodable as UTF-8")
-    mac = hmac.new(key, text.encode("utf-8"), digest)
+    try:
+        data: bytes | None = text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        data, position = None, error.start
+    if data is None:  # not chained: the UnicodeEncodeError holds the whole text, and the text can hold a new key
+        raise ValueError(f"the text to sign is not valid UTF-8 (a lone surrogate at position {position})")
+    mac = hmac.new(key, data, digest)
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
