@@ -21,7 +21,7 @@ from bench import ack, economy, many, signing, trigger
 from bench.analysis import why
 from bench.harness import LoadGen, load_generator, scratch_dir
 from bench.paths import RESULTS
-from bench.results import Row, machine, text_table, unmet, write_json, write_markdown
+from bench.results import OtherLoad, Row, machine, text_table, unmet, write_json, write_markdown
 from bench.sizes import FULL, SMOKE, Sizes
 
 Outcome = tuple[list[Row], list[str]]
@@ -98,6 +98,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     chosen = [name for name in ORDER if name in args.only.split(",")]
     started, clock = datetime.now(UTC), time.monotonic()
     host = machine()
+    others = OtherLoad()
     rows: list[Row] = []
     notes: list[str] = []
     failures: list[str] = []
@@ -126,6 +127,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
                     notes += outcome[1]
                     print(f"{name}: {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
     seconds = time.monotonic() - clock
+    if (other_cpu := others.text(seconds)) is not None:
+        host["CPU taken by other processes during the run"] = other_cpu
     notes = failures + closing_notes(rows) + why(rows) + notes
     print(text_table(rows))
     for note in notes:

@@ -14,28 +14,28 @@ from bench.results import Row
 WHY: dict[str, str] = {
     "ack.": (
         "Ack latency: 20 clients that send again as soon as they are answered keep the server always busy, so an "
-        "ack waits behind whatever else is runnable on the one event loop. vpnbot's work after the ack runs on that "
-        "loop with nothing to put acks first, and costs far more than the ack (the 'server CPU a request' rows). "
-        "Where it goes: `/vpn list` parses every connection of the page (`connection_from_describe`, ~0.1 ms each) "
-        "and renders 46 blocks through `slack_sdk.models` (~3 ms); `/vpn edit` renders the 60-block form (~3 ms); "
-        "Bolt's `respond` opens a new aiohttp session per response-URL post. Shipped: one Slack session for the Web "
-        "API, sniffio installed, cloud calls capped at 16 in flight. Not yet tried in the shipped code: queueing the "
-        "work after the ack behind a small semaphore with views.open kept ahead of it (patched in the bot's process "
-        "it brought command p99 to ~110 ms, clicks ~78 ms: better, still not 1.5x)."
+        "ack waits behind whatever else is runnable on the one event loop. Shipped: acks first "
+        "(`bot/slack/ackfirst.py`): the work after an ack waits until no request has arrived for 15 ms (at most "
+        "150 ms for views.open, 2 s for the rest), so during a burst the loop answers acks and little else; "
+        "connections read once per unchanged DescribeVpnConn item; help, lists and forms rendered once; "
+        "response-URL answers over the shared session. What is left above the baseline is vpnbot's own share of "
+        "each request (its middleware and listener, on top of Bolt's) and views.open calls whose 150 ms came due "
+        "inside a burst. Profile with `python -m bench --only ack --profile DIR`."
     ),
     "many.": (
         "Many changes: shipped, in-flight cloud calls are capped at 16 (httpcore's pool re-scans every queued request "
-        "on each change, quadratic: before the cap the loop was blocked for up to 104 s and no task was followed to "
-        "its end) and task polls are spread by +-20 %. What is left of ack p99 under load against idle comes from "
-        "generation-2 garbage collections (up to ~110 ms each) and the bursts of 1,000 approvals and then 1,000 "
-        "finals (each card re-rendered through `slack_sdk.models`, ~3.5 ms a card) at once."
+        "on each change, quadratic), task polls are spread by +-20 % and take a turn in the background lane (4 at a "
+        "time, once the loop is quiet), as do status posts and task endings; full garbage collections run at quiet "
+        "moments. What is left of ack p99 under load against idle: the 1,000 Approve clicks themselves (20 at a time: "
+        "the trickle waits behind Bolt's work on them, as it would in a bare Bolt app) and full collections (~40-60 "
+        "ms with 1,000 changes followed) that outlast the quiet moment they started in."
     ),
     "signing.tc3": (
         "TC3: the UTC date of the scope and the derived signing key are cached per day and per (key, date, service)."
     ),
     "signing.v2": (
-        "API 2.0: `string_to_sign` sorts with `key=lambda k: k.encode('utf-8')`; sorting the names themselves gives "
-        "the same order (UTF-8 keeps code-point order) and measured 1.27× the SDK."
+        "API 2.0: names are sorted as strings (the same order as their UTF-8 bytes), measured 1.25-1.32x the SDK; "
+        "what is left is f-string joining and one HMAC, as in the SDK, so a miss is most likely a busy machine."
     ),
 }
 

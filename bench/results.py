@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import resource
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -158,6 +159,39 @@ def machine() -> dict[str, str]:
         "python": f"{platform.python_implementation()} {sys.version.split()[0]}",
         "load average at start": " ".join(f"{x:.2f}" for x in load),
     }
+
+
+def _busy_seconds() -> float | None:
+    """CPU time all processes have used since boot (``/proc/stat``: every state but idle and iowait), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU time of this process and its children that have ended (the servers and the load generator)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class OtherLoad:
+    """How much CPU processes other than the benchmarks' took during the run: is the machine quiet enough?"""
+
+    def __init__(self) -> None:
+        self._busy, self._own = _busy_seconds(), _own_seconds()
+
+    def text(self, seconds: float) -> str | None:
+        busy = _busy_seconds()
+        if busy is None or self._busy is None:
+            return None
+        others = max(0.0, (busy - self._busy) - (_own_seconds() - self._own))
+        share = others / max(seconds, 1e-9) * 100
+        return f"{others:.0f} s, {share:.0f}% of one core on average (the benchmarks' own processes excluded)"
 
 
 def unmet(rows: Sequence[Row]) -> list[Row]:

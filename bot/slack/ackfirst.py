@@ -1,12 +1,13 @@
-"""Acknowledgements first: the work that follows an ack waits for a moment when no Slack request is being answered.
+"""Acknowledgements first: the work that follows an ack waits for a moment when no Slack request is arriving.
 
 Slack gives a request 3 seconds to be acknowledged (and sends it again when it was not); what a listener does after
 its ``ack()`` (open a modal and fill it from the cloud, post a list, approve and send an edit, redraw a card) can
 wait a few milliseconds. All of it runs on the one event loop, so without an order a burst of requests is answered
 only as fast as the work behind the earlier ones allows. Here the work takes a slot in a lane and then waits until
 the loop is quiet: no request arrived for ``quiet`` seconds (longer than Bolt takes to answer one: it looks for the
-listener's ack every 10 ms), or until its lane's ``max_wait`` has passed (so work never starves under a long burst). Two lanes: ``urgent`` for what has a Slack deadline of its
-own (``views.open`` within the 3 s its ``trigger_id`` lives), ``background`` for the rest.
+listener's ack every 10 ms), or until its lane's ``max_wait`` has passed, so work never starves under a long burst.
+Two lanes: ``urgent`` for what has a Slack deadline of its own (``views.open`` within the 3 s its ``trigger_id``
+lives), ``background`` for the rest.
 """
 
 from __future__ import annotations

@@ -355,13 +355,13 @@ HELP = (
 
 
 def help_message(note: str = "") -> Rendered:
-    """The ``/vpn help`` blocks, rendered (the note-less answer is rendered once)."""
-    return list(_help_rendered(note)) if not note else dump(_help_blocks(note))
+    """The ``/vpn help`` blocks, rendered (the plain help, the most asked for, is rendered once)."""
+    return list(_plain_help()) if not note else dump(_help_blocks(note))
 
 
 @functools.cache
-def _help_rendered(note: str) -> tuple[dict[str, Any], ...]:
-    return tuple(dump(_help_blocks(note)))
+def _plain_help() -> tuple[dict[str, Any], ...]:
+    return tuple(dump(_help_blocks("")))
 
 
 def _help_blocks(note: str) -> list[Block]:
