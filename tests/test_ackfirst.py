@@ -171,3 +171,15 @@ async def test_work_that_hangs_stops_holding_its_slot() -> None:
     await slots.acquire()
     assert slots.locked(), "the hung work's slot was given back twice"
     slots.release()
+
+
+async def test_nested_blocks_turn_automatic_collections_back_on_only_at_the_end() -> None:
+    before = gc.get_threshold()
+    first = full_collections_when_quiet(ack_first())
+    second = full_collections_when_quiet(ack_first())
+    await first.__aenter__()
+    await second.__aenter__()
+    await first.__aexit__(None, None, None)  # the first bot stops while the second still runs
+    assert gc.get_threshold()[2] > 10**6
+    await second.__aexit__(None, None, None)
+    assert gc.get_threshold() == before

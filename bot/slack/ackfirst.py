@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 QUIET_SECONDS = 0.015
 FULL_COLLECTION_CHECK = 5.0
+_automatic_off = 0  # blocks of full_collections_when_quiet running
+_saved_thresholds: list[int] = []
 
 
 @dataclass
@@ -122,9 +124,12 @@ async def full_collections_when_quiet(
     Here automatic full collections are off; every ``check_every`` seconds, once as many younger collections have
     run as would have triggered one, it runs after :meth:`AckFirst.pause` (at most ``max_wait`` later).
     """
-    thresholds = gc.get_threshold()
-    due = max(1, thresholds[2])
-    gc.set_threshold(thresholds[0], thresholds[1], 2**30)
+    global _automatic_off
+    if _automatic_off == 0:
+        _saved_thresholds[:] = gc.get_threshold()
+        gc.set_threshold(_saved_thresholds[0], _saved_thresholds[1], 2**30)
+    _automatic_off += 1  # several bots in one process (tests): the last one out turns them back on
+    due = max(1, _saved_thresholds[2])
 
     async def collect() -> None:
         while True:
@@ -138,4 +143,6 @@ async def full_collections_when_quiet(
         yield
     finally:
         task.cancel()
-        gc.set_threshold(*thresholds)
+        _automatic_off -= 1
+        if _automatic_off == 0:
+            gc.set_threshold(*_saved_thresholds)
