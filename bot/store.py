@@ -79,7 +79,7 @@ _ENV_KEY = "VPNBOT_STORE_KEY"
 _CLAIM_PROTECTED = frozenset({"id", "vpn_conn_id", "state", "history", "created_at", "updated_at"})
 _CLAIM_FIELDS = frozenset(f.name for f in dataclasses.fields(ChangeRequest)) - _CLAIM_PROTECTED
 # What save() writes: where the request is shown and what was found live; never its state or decisions.
-SAVED_FIELDS = ("channel", "card_ts", "progress_ts", "origin_channel", "not_live")
+SAVED_FIELDS = ("channel", "card_ts", "progress_ts", "origin_channel", "not_live", "final_reply")
 
 
 class StoreError(Exception):
@@ -373,9 +373,9 @@ class Store:
         return await self._run(self._read, lambda tables: _load_request(tables, request_id))
 
     async def save(self, request: ChangeRequest) -> ChangeRequest:
-        """Persist the request's presentation fields (``SAVED_FIELDS``: Slack coordinates, ``not_live``) onto the
-        stored request and return it. State, history and decisions change only through :meth:`claim`, so saving a
-        stale copy never undoes a transition. Raises UnknownRequestError."""
+        """Persist the request's presentation fields (``SAVED_FIELDS``: Slack coordinates, ``not_live``, the final
+        reply still to post) onto the stored request and return it. State, history and decisions change only through
+        :meth:`claim`, so saving a stale copy never undoes a transition. Raises UnknownRequestError."""
         changes = {name: getattr(request, name) for name in SAVED_FIELDS}
 
         def work(tables: _Tables) -> ChangeRequest:

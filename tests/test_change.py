@@ -221,6 +221,12 @@ def test_from_json_names_what_is_wrong() -> None:
         ChangeRequest.from_json(document)
 
 
+def test_a_request_saved_before_final_replies_were_kept_loads() -> None:
+    document = request().to_json()
+    del document["final_reply"]  # as a state file written by an earlier vpnbot holds it
+    assert ChangeRequest.from_json(document).final_reply == ""
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     choices=st.lists(st.integers(min_value=0, max_value=10), max_size=6),
@@ -228,7 +234,7 @@ def test_from_json_names_what_is_wrong() -> None:
     task_id=st.none() | st.integers(min_value=0, max_value=2**53),
 )
 def test_any_walk_round_trips_and_respects_the_table(choices: list[int], text: str, task_id: int | None) -> None:
-    req = request(reason=text, outcome_message=text, task_id=task_id, conn_name=text or "x")
+    req = request(reason=text, outcome_message=text, task_id=task_id, conn_name=text or "x", final_reply=text)
     for step, choice in enumerate(choices, start=1):
         nexts = sorted(after for before, after in ALLOWED if before is req.state)
         if not nexts:

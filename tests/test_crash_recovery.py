@@ -12,7 +12,9 @@ The points, in the order of a change:
 3. ``ModifyVpnConnEx`` is on the wire with no answer (``submitting``): it is never re-sent; the request becomes
    ``unknown`` and is settled by reading the connection, whether the edit landed or not;
 4. the task runs (``running``): it is followed to its end in the same thread, with one status message, also when
-   the bot died before saving that message's ``ts``.
+   the bot died before saving that message's ``ts``;
+5. the end is saved (``succeeded``) but not yet shown: the restarted bot redraws the card and the status message and
+   posts the final reply.
 
 Slack's slow answers are made with ``HoldingSlackStandin.hold`` (Slack did the work, the bot dies before it hears),
 the cloud's with the simulator's latency fault, so each kill lands at a known point.
@@ -268,3 +270,33 @@ async def test_a_running_task_is_followed_to_its_end_after_the_crash(tmp_path: P
 
         await r.bot.killed()
         assert (await r.stored(request_id)).state is ChangeState.SUCCEEDED
+
+
+async def test_an_end_saved_but_not_shown_is_shown_after_the_crash(tmp_path: Path) -> None:
+    async with rig(tmp_path, task_seconds=1.0) as r:
+        request_id, card = await r.client.propose({"vpnConnName": "just-ended"})
+        await r.client.card_saved(request_id)
+        await r.client.click("approve_change", card, APPROVER)
+        await r.client.wait_thread(card, STATUS)
+        updates = len(r.slack.calls("chat.update"))
+        r.slack.hold("chat.update", 30)  # the next update is the card's at the end: Slack does it, the bot never hears
+        await r.eventually(lambda: len(r.slack.calls("chat.update")) > updates, "the card's last update", timeout=30)
+        await r.bot.killed()
+        request = await r.stored(request_id)
+        assert request.state is ChangeState.SUCCEEDED
+        assert VERIFIED in request.final_reply
+        status = next(c for c in r.slack.calls("chat.postMessage") if STATUS in c.args["text"])
+        assert "running" in r.slack.message(CHANNEL, status.response["ts"])["text"]
+        assert not [text for text in r.client.thread(card) if VERIFIED in text]
+
+        await r.bot.start()
+        final = await r.client.wait_thread(card, VERIFIED)
+        assert f"Task {request.task_id} succeeded" in final
+        thread = r.client.thread(card)
+        assert len(thread) == 2, thread
+        assert "succeeded" in r.slack.message(CHANNEL, status.response["ts"])["text"]
+        assert "succeeded" in r.slack.message(CHANNEL, card["ts"])["text"]
+        assert r.sim.state.received(MODIFY) == 1
+        await asyncio.sleep(1.0)  # the reply is forgotten (saved) just after it is posted
+        await r.bot.killed()
+        assert (await r.stored(request_id)).final_reply == ""

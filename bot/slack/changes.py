@@ -274,14 +274,29 @@ async def _finish(
             finished_at=ctx.clock(),
             outcome_message=message,
             not_live=not_live or [],
+            final_reply=f"{text} {user(request.requester)}",
         )
     except ClaimConflictError:
         log.info("%s was finished elsewhere", request.id)
         return
+    await _draw_end(ctx, request)
+
+
+async def _draw_end(ctx: BotContext, request: ChangeRequest) -> None:
+    """Show an end that is saved: the card, the status message, then the final reply, which is then forgotten.
+
+    Killed before that, the restarted bot draws it all again (:func:`resume`): the card and the status message are
+    updated in place, and the final reply is posted, twice if the kill came between posting it and forgetting it (a
+    reply missing would leave the requester, whom it mentions, waiting).
+    """
     await cards.update_card(ctx.client, request)
     if request.progress_ts:
-        await cards.thread_update(ctx.client, request, request.progress_ts, _running_text(request, str(to), None))
-    await cards.thread_post(ctx.client, request, f"{text} {user(request.requester)}")
+        text = _running_text(request, str(request.state), None)
+        await cards.thread_update(ctx.client, request, request.progress_ts, text)
+    if request.final_reply:
+        await cards.thread_post(ctx.client, request, request.final_reply)
+        request.final_reply = ""
+        await ctx.store.save(request)
 
 
 async def _post_status(ctx: BotContext, request: ChangeRequest) -> ChangeRequest:
@@ -484,7 +499,8 @@ async def resume(ctx: BotContext) -> int:
     """After a start: follow every running task again, reconcile every edit with no known outcome, fail
     approvals that were claimed but never sent (nothing was sent for them), and cancel pending requests whose card's
     ``ts`` was never saved (vpnbot stopped while posting it: the card may be in Slack, but its updates and thread
-    could not be, so it must not be approved; the requester is told to ask again)."""
+    could not be, so it must not be approved; the requester is told to ask again); and show the ends that were saved
+    but not yet shown (card, status message, final reply)."""
     cardless = [r for r in await ctx.store.in_states({ChangeState.PENDING}) if r.card_ts is None]
     for request in cardless:
         await cancel_unposted(ctx, request)
@@ -497,6 +513,9 @@ async def resume(ctx: BotContext) -> int:
     requests = await ctx.store.in_states(
         {ChangeState.APPROVED, ChangeState.SUBMITTING, ChangeState.RUNNING, ChangeState.UNKNOWN}
     )
+    ended = [r for r in await ctx.store.in_states({ChangeState.SUCCEEDED, ChangeState.FAILED}) if r.final_reply]
+    for request in ended:  # vpnbot stopped between saving the end and showing it
+        ctx.after_ack(_draw_end(ctx, request), f"draw-end-{request.id}")
     for request in requests:
         if request.state is ChangeState.RUNNING:
             ctx.spawn(follow(ctx, request), f"follow-{request.id}")
@@ -509,4 +528,4 @@ async def resume(ctx: BotContext) -> int:
             )
         else:
             ctx.spawn(reconcile(ctx, request), f"reconcile-{request.id}")
-    return len(cardless) + len(requests)
+    return len(cardless) + len(ended) + len(requests)

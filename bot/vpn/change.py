@@ -190,6 +190,7 @@ class ChangeRequest:
     finished_at: datetime | None = None
     outcome_message: str = ""
     not_live: list[str] = field(default_factory=list)
+    final_reply: str = ""  # the thread's final reply, from the claim of the end until it is posted (see resume)
     history: list[Transition] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -303,6 +304,7 @@ class ChangeRequest:
             "finished_at": _iso(self.finished_at),
             "outcome_message": self.outcome_message,
             "not_live": list(self.not_live),
+            "final_reply": self.final_reply,
             "history": [t.to_json() for t in self.history],
         }
 
@@ -340,6 +342,7 @@ class ChangeRequest:
                 finished_at=_parse_optional_time(data.get("finished_at"), "finished_at"),
                 outcome_message=str(data.get("outcome_message", "")),
                 not_live=[str(name) for name in data.get("not_live", [])],
+                final_reply=str(data.get("final_reply") or ""),
                 history=[Transition.from_json(t) for t in data.get("history", [])],
             )
         except KeyError as error:
