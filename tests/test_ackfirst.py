@@ -166,7 +166,7 @@ async def test_work_that_hangs_stops_holding_its_slot() -> None:
     assert 0.08 <= began - asked < 0.5, "the work behind a hung one did not start once the hung one's hold ran out"
     hung.set()
     await stuck
-    slots = gate.background_lane.semaphore()
+    slots = gate.background_lane.semaphore
     assert not slots.locked(), "the hung work's slot was never given back"
     await slots.acquire()
     assert slots.locked(), "the hung work's slot was given back twice"

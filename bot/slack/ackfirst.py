@@ -36,12 +36,10 @@ class Lane:
     slots: int
     max_wait: float
     hold: float = 1.0
-    _semaphore: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    semaphore: asyncio.Semaphore = field(init=False, repr=False)
 
-    def semaphore(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.slots)
-        return self._semaphore
+    def __post_init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(self.slots)
 
 
 class AckFirst:
@@ -88,7 +86,7 @@ class AckFirst:
     async def turn(self, lane: Lane) -> AsyncIterator[None]:
         """A slot in ``lane``, entered once the loop is quiet (or ``lane.max_wait`` after asking)."""
         asked = time.monotonic()
-        semaphore = lane.semaphore()
+        semaphore = lane.semaphore
         await semaphore.acquire()
         released = False
 

@@ -373,6 +373,11 @@ def text_blocks(text: str) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))]
 
 
+def text_message(text: str) -> Rendered:
+    """:func:`text_blocks`, rendered."""
+    return dump(text_blocks(text))
+
+
 ListRow = tuple[str, str, str, str, str, str]
 LIST_SHOWN = 45  # with the header and the "more" line, within Slack's 50 blocks a message
 

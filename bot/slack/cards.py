@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slack.blocks import card_text, change_card, dump, text_blocks
+from bot.slack.blocks import card_text, change_card, dump, text_message
 from bot.vpn.change import ChangeRequest
 
 log = logging.getLogger("bot.slack")
@@ -59,7 +59,7 @@ async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str)
         return None
     try:
         response = await client.chat_postMessage(
-            channel=request.channel, thread_ts=request.card_ts, text=text, blocks=dump(text_blocks(text))
+            channel=request.channel, thread_ts=request.card_ts, text=text, blocks=text_message(text)
         )
     except SLACK_FAILURES as error:
         log.warning("replying in the thread of %s failed: %s", request.id, _reason(error))
@@ -71,7 +71,7 @@ async def thread_update(client: AsyncWebClient, request: ChangeRequest, ts: str,
     if not request.channel:
         return
     try:
-        await client.chat_update(channel=request.channel, ts=ts, text=text, blocks=dump(text_blocks(text)))
+        await client.chat_update(channel=request.channel, ts=ts, text=text, blocks=text_message(text))
     except SLACK_FAILURES as error:
         log.warning("updating the progress of %s failed: %s", request.id, _reason(error))
 
@@ -125,6 +125,6 @@ async def ephemeral(reply_to: ResponseUrl | None, **message: Any) -> bool:
 async def direct_message(client: AsyncWebClient, user_id: str, text: str) -> None:
     """Tell one person something when there is no card or thread to say it in."""
     try:
-        await client.chat_postMessage(channel=user_id, text=text, blocks=dump(text_blocks(text)))
+        await client.chat_postMessage(channel=user_id, text=text, blocks=text_message(text))
     except SLACK_FAILURES as error:
         log.warning("messaging %s failed: %s", user_id, _reason(error))

@@ -58,12 +58,10 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
     if verb == "status":
         assert argument is not None
         if not is_request_id(argument):
-            return dump(
-                blocks.text_blocks(f"`{esc(argument[:80])}` is not a change request id (they look like `chg-...`).")
-            )
+            return blocks.text_message(f"`{esc(argument[:80])}` is not a change request id (they look like `chg-...`).")
         request = await ctx.store.get(argument)
         if request is None:
-            return dump(blocks.text_blocks(f"There is no change request `{esc(argument)}`."))
+            return blocks.text_message(f"There is no change request `{esc(argument)}`.")
         return dump(blocks.request_status(request, await cards.permalink(client, request)))
     try:
         if verb == "show":
@@ -71,10 +69,8 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
             return dump(blocks.connection_details(await ctx.cloud.client.describe_vpn_conn(argument)))
         scope = argument or ""
         if scope and not scope.startswith(("vpc-", "vpngw-")):
-            return dump(
-                blocks.text_blocks(
-                    f"`{esc(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
-                )
+            return blocks.text_message(
+                f"`{esc(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
             )
         found = await ctx.cloud.client.list_vpn_conns(
             vpc_id=scope if scope.startswith("vpc-") else None,
@@ -82,7 +78,7 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
         )
         return blocks.connection_list(found, f"in {scope}" if scope else "")
     except CloudError as error:
-        return dump(blocks.text_blocks(f":warning: Tencent Cloud: {esc(str(error))}"))
+        return blocks.text_message(f":warning: Tencent Cloud: {esc(str(error))}")
 
 
 def _fallback(reply: Rendered) -> str:
