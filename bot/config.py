@@ -65,10 +65,12 @@ class Settings(BaseSettings):
     vpnbot_request_ttl: Duration = timedelta(hours=24)
     vpnbot_state_path: Path = Path("./vpnbot-state.sqlite")
     vpnbot_store_key: SecretStr | None = None
+    vpnbot_max_open_per_user: int = Field(default=3, ge=1)
 
     vpnbot_task_poll_initial: Duration = timedelta(seconds=2)
     vpnbot_task_poll_max: Duration = timedelta(seconds=30)
     vpnbot_task_deadline: Duration = timedelta(minutes=30)
+    vpnbot_settle_window: Duration = timedelta(minutes=2)
     vpnbot_sim_task_seconds: float | None = Field(default=None, ge=0)
     vpnbot_sim_world: Path | None = None
 
@@ -89,6 +91,7 @@ class Settings(BaseSettings):
         "vpnbot_task_poll_initial",
         "vpnbot_task_poll_max",
         "vpnbot_task_deadline",
+        "vpnbot_settle_window",
         mode="before",
     )
     @classmethod

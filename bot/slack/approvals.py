@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks, cards, changes
 from bot.slack.context import BotContext, log
+from bot.slack.text import esc_visible
 from bot.vpn.change import ChangeState, is_request_id
 
 
@@ -47,12 +47,12 @@ async def _ask_reason(
     """The reject-reason modal, for the requester (withdraw) or an approver, while the request is pending."""
     request = await ctx.store.get(request_id)
     if request is None:
-        await say(f"There is no change request `{request_id}`.")
+        await say(f"There is no change request `{esc_visible(request_id)}`.")
         return
     if request.state is not ChangeState.PENDING:
         await say(changes.already_decided(request))
         return
-    if user_id != request.requester and not await ctx.approvers.may_approve(user_id):
+    if user_id != request.requester and not await ctx.approvers.may_approve(user_id, fresh=False):
         await say("Only the requester or an approver (VPNBOT_APPROVERS) can reject this change. Nothing was changed.")
         return
     if not isinstance(trigger_id, str) or not trigger_id:
@@ -61,8 +61,10 @@ async def _ask_reason(
     view = blocks.reject_view(request, blocks.metadata(request=request_id), withdraw=user_id == request.requester)
     try:
         await client.views_open(trigger_id=trigger_id, view=view.to_dict())
-    except SlackApiError as error:
-        log.warning("views.open for rejecting %s failed: %s", request_id, error.response.get("error"))
+    except cards.SLACK_FAILURES as error:
+        reason = cards.failure_reason(error)
+        log.warning("views.open for rejecting %s failed: %s", request_id, reason)
+        await say(f"I could not open the reason form (Slack answered `{esc_visible(reason)}`); click Reject again.")
 
 
 def _ephemeral(reply_to: cards.ResponseUrl) -> changes.Say:

@@ -33,6 +33,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.slack import diffview
+from bot.slack.text import clip, esc, esc_visible, link, user, visible_lines
 from bot.vpn.change import ChangeRequest, ChangeState
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
@@ -48,7 +50,6 @@ REJECT_ACTION = "reject_change"
 EDIT_BUTTON_ACTION = "edit_connection"
 REVIEW_AGAIN_ACTION = "review_again"
 REASON_BLOCK = "reason"
-CELL_MAX = 400
 SECTION_MAX = 2900
 GROUPS = (("", "Connection"), ("peers", "Peer networks"), ("IKESet", "IKE"), ("IPsecSet", "IPsec"))
 
@@ -67,22 +68,9 @@ STATE_EMOJI = {
 }
 
 
-def esc(text: str) -> str:
-    """Text made safe for mrkdwn: Slack's three control characters escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
     """A time in Slack's ``<!date^...>`` format, shown in each reader's time zone, with a UTC fallback."""
     return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.strftime('%Y-%m-%d %H:%M UTC')}>"
-
-
-def user(user_id: str) -> str:
-    return f"<@{user_id}>"
 
 
 def metadata(**values: str) -> str:
@@ -105,7 +93,9 @@ def loading_view(vpn_conn_id: str, private_metadata: str) -> View:
         close="Cancel",
         private_metadata=private_metadata,
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f":hourglass: Reading `{esc(vpn_conn_id)}` from Tencent Cloud…"))
+            SectionBlock(
+                text=MarkdownTextObject(text=f":hourglass: Reading `{esc_visible(vpn_conn_id)}` from Tencent Cloud…")
+            )
         ],
     )
 
@@ -115,7 +105,7 @@ def message_view(title: str, text: str, callback_id: str = EDIT_CALLBACK) -> Vie
     return View(
         type="modal",
         callback_id=callback_id,
-        title=clip(title, 24),
+        title=clip(esc_visible(title), 24),
         close="Close",
         blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))],
     )
@@ -170,8 +160,8 @@ def _group_of(param: Param) -> str:
 
 def _connection_context(connection: VpnConnection) -> ContextBlock:
     text = (
-        f"`{connection.vpn_conn_id}` · VPC `{connection.vpc_id}` · gateway `{connection.vpn_gw_id}` · "
-        f"{esc(connection.status_text)}"
+        f"`{esc_visible(connection.vpn_conn_id)}` · VPC `{esc_visible(connection.vpc_id)}` · "
+        f"gateway `{esc_visible(connection.vpn_gw_id)}` · {esc_visible(connection.status_text)}"
     )
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
@@ -185,9 +175,23 @@ def form_text(value: Value) -> str:
     return format_value(value)
 
 
-def _input(param: Param, connection: VpnConnection) -> InputBlock:
+INPUT_MAX = 3000
+"""Slack's limit for a ``plain_text_input``'s value, initial value included."""
+
+
+def _input(param: Param, connection: VpnConnection) -> Block:
+    """The field of ``param``, pre-filled; a list too long for a Slack input is shown, not offered (it is kept)."""
     name = param.name
     current = None if param.kind is Kind.SECRET else connection.settings[name]
+    if param.kind in (Kind.CIDR_LIST, Kind.SPD) and current is not None and len(form_text(current)) > INPUT_MAX:
+        return SectionBlock(
+            block_id=name,
+            text=MarkdownTextObject(
+                text=f"*{esc(param.label)}* (`{name}`): {_size_words(current)}, too long for a Slack input "
+                f"({INPUT_MAX:,} characters), so it is kept as it is. Change it with "
+                f"`vpnbot edit {esc_visible(connection.vpn_conn_id)} --set {name}=@FILE`."
+            ),
+        )
     hint = param.description
     optional = param.kind in (Kind.SECRET, Kind.CIDR_LIST, Kind.SPD, Kind.ADDRESS, Kind.FQDN)
     element: Any
@@ -221,6 +225,12 @@ def _input(param: Param, connection: VpnConnection) -> InputBlock:
     return InputBlock(block_id=name, label=param.label, element=element, hint=hint, optional=optional or None)
 
 
+def _size_words(value: Value) -> str:
+    if isinstance(value, SpdPolicy):
+        return f"{len(value.rules)} rules, {len(value.pairs())} pairs"
+    return f"{len(value) if isinstance(value, frozenset) else 0} entries"
+
+
 def _placeholder(kind: Kind) -> str | None:
     return {
         Kind.CIDR_LIST: "10.0.0.0/24 (one a line)",
@@ -232,10 +242,9 @@ def _placeholder(kind: Kind) -> str | None:
 
 def reject_view(request: ChangeRequest, private_metadata: str, *, withdraw: bool = False) -> View:
     """Asks an optional reason; for the requester it is a withdrawal."""
+    what = f"*{esc_visible(request.conn_name)}* (`{esc_visible(request.vpn_conn_id)}`)"
     question = (
-        f"Withdraw your change to *{esc(request.conn_name)}* (`{request.vpn_conn_id}`)?"
-        if withdraw
-        else f"Reject {user(request.requester)}'s change to *{esc(request.conn_name)}* (`{request.vpn_conn_id}`)?"
+        f"Withdraw your change to {what}?" if withdraw else f"Reject {user(request.requester)}'s change to {what}?"
     )
     return View(
         type="modal",
@@ -260,40 +269,54 @@ def reject_view(request: ChangeRequest, private_metadata: str, *, withdraw: bool
 
 
 def diff_table(rows: Sequence[DiffRow]) -> TableBlock:
-    """Parameter | current | proposed; the key only as changed."""
+    """Parameter | current | proposed; lists as counts with what is added and removed; the key only as changed.
+    Nothing is cut: what does not fit the card is listed in its thread (``bot.slack.diffview``)."""
     header = [RawTextObject(text="Parameter"), RawTextObject(text="Current"), RawTextObject(text="Proposed")]
-    body = [
-        [
-            RawTextObject(text=r.name),
-            RawTextObject(text=clip(r.current, CELL_MAX)),
-            RawTextObject(text=clip(r.proposed, CELL_MAX)),
-        ]
-        for r in rows
-    ]
-    return TableBlock(rows=[header, *body][:100], column_settings=[{"is_wrapped": True}] * 3)
+    body = []
+    for row in rows:
+        cell = diffview.cells(row)
+        body.append(
+            [RawTextObject(text=cell.name), RawTextObject(text=cell.current), RawTextObject(text=cell.proposed)]
+        )
+    return TableBlock(rows=[header, *body], column_settings=[{"is_wrapped": True}] * 3)
 
 
 def card_text(request: ChangeRequest) -> str:
     """The notification / fallback text of a card."""
-    return f"VPN change {request.id} by {user(request.requester)} to {request.conn_name} ({request.vpn_conn_id}): {request.state}"
+    return (
+        f"VPN change {esc_visible(request.id)} by {user(request.requester)} to {esc_visible(request.conn_name)} "
+        f"({esc_visible(request.vpn_conn_id)}): {request.state}"
+    )
 
 
-def change_card(request: ChangeRequest, *, status_line: str | None = None) -> list[Block]:
-    """The card: who asks, the connection, the diff, and, while pending, Approve and Reject."""
+def change_card(
+    request: ChangeRequest, *, status_line: str | None = None, listing_pending: bool = False
+) -> list[Block]:
+    """The card: who asks, the connection, the diff, and, while pending, Approve and Reject. A change with more
+    entries than the card holds says so, and gets its buttons only once the full listing is in the thread
+    (``listing_pending`` until then)."""
     emoji = STATE_EMOJI.get(request.state, "")
     intro = (
-        f"{user(request.requester)} asks to change *{esc(request.conn_name)}* (`{request.vpn_conn_id}`)\n"
-        f"VPC `{request.vpc_id}` · gateway `{request.vpn_gw_id}`"
+        f"{user(request.requester)} asks to change *{esc_visible(request.conn_name)}* "
+        f"(`{esc_visible(request.vpn_conn_id)}`)\n"
+        f"VPC `{esc_visible(request.vpc_id)}` · gateway `{esc_visible(request.vpn_gw_id)}`"
     )
+    summary = f"*This change:* {esc(diffview.counts(request.diff))}."
+    if diffview.overflows(request.diff):
+        summary += " It has more entries than this card can show: *every entry is listed in this card's thread*"
+        summary += (
+            ", being posted now; Approve appears once it is there." if listing_pending else "; read it before deciding."
+        )
     blocks: list[Block] = [
-        HeaderBlock(text=clip(f"VPN change: {request.conn_name}", 150)),
-        SectionBlock(text=MarkdownTextObject(text=clip(intro, SECTION_MAX))),
+        HeaderBlock(text=header_text(f"VPN change: {request.conn_name}")),
+        SectionBlock(text=MarkdownTextObject(text=intro)),
         diff_table(request.diff),
+        ContextBlock(elements=[MarkdownTextObject(text=summary)]),
         ContextBlock(elements=[MarkdownTextObject(text=_state_line(request, emoji))]),
     ]
     if status_line:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(status_line, SECTION_MAX))))
-    if request.state is ChangeState.PENDING:
+    if request.state is ChangeState.PENDING and not listing_pending:
         blocks.append(_decision_buttons(request))
     elif request.state in (ChangeState.STALE, ChangeState.FAILED):
         blocks.append(
@@ -305,9 +328,18 @@ def change_card(request: ChangeRequest, *, status_line: str | None = None) -> li
     return blocks
 
 
+def header_text(text: str) -> str:
+    """A header's plain text: hidden characters made visible, within Slack's 150 characters (marked when cut)."""
+    return clip(esc_visible(text), 150)
+
+
 def _state_line(request: ChangeRequest, emoji: str) -> str:
     state = request.state
-    parts = [f"{emoji} *{state.value}*", f"request `{request.id}`", f"asked {slack_date(request.created_at)}"]
+    parts = [
+        f"{emoji} *{state.value}*",
+        f"request `{esc_visible(request.id)}`",
+        f"asked {slack_date(request.created_at)}",
+    ]
     if state is ChangeState.PENDING:
         parts.append(f"expires {slack_date(request.expires_at)}")
     if request.approver and request.approved_at:
@@ -316,20 +348,21 @@ def _state_line(request: ChangeRequest, emoji: str) -> str:
         verb = "rejected" if state is ChangeState.REJECTED else "withdrawn"
         parts.append(f"{verb} by {user(request.decider)} {slack_date(request.decided_at)}")
     if request.task_id is not None:
-        parts.append(f"task `{request.task_id}`")
+        parts.append(f"task `{esc_visible(str(request.task_id))}`")
     line = " · ".join(parts)
     if request.reason:
-        line += f"\nReason: {esc(clip(request.reason, 500))}"
+        line += f"\nReason: {esc_visible(clip(request.reason, 500))}"
     if request.outcome_message and state in (ChangeState.FAILED, ChangeState.UNKNOWN, ChangeState.STALE):
-        line += f"\n{esc(clip(request.outcome_message, 1500))}"
+        line += f"\n{esc(visible_lines(clip(request.outcome_message, 1500)))}"
     return line
 
 
 def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
     confirm = ConfirmObject(
         title="Apply this change?",
-        text=f"This sends ModifyVpnConnEx for {request.vpn_conn_id} ({clip(request.conn_name, 60)}). "
-        "Changing IKE or IPsec settings renegotiates the tunnel and traffic can drop.",
+        text=diffview.confirm_summary(
+            request.vpn_conn_id, request.conn_name, request.diff, listed_in_thread=diffview.overflows(request.diff)
+        ),
         confirm="Approve and apply",
         deny="Cancel",
     )
@@ -340,6 +373,15 @@ def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
             ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id, style="danger"),
         ],
     )
+
+
+def listing_messages(request: ChangeRequest) -> list[Rendered]:
+    """The thread messages that list every entry of a change too large for its card."""
+    return [dump(text_blocks_whole(sections)) for sections in diffview.full_listing(request.id, request.diff)]
+
+
+def text_blocks_whole(sections: Sequence[str]) -> list[Block]:
+    return [SectionBlock(text=MarkdownTextObject(text=section)) for section in sections]
 
 
 # -- command replies -------------------------------------------------------------------------------------------
@@ -399,8 +441,9 @@ def _connection_list(rows: tuple[ListRow, ...], total: int, scope: str) -> str:
     ]
     for name, vpn_conn_id, status_text, net_status, vpc_id, vpn_gw_id in rows:
         line = (
-            f"*{esc(name)}* `{vpn_conn_id}`\n{esc(status_text)} · network {esc(net_status or 'unknown')} · "
-            f"VPC `{vpc_id}` · gateway `{vpn_gw_id}`"
+            f"*{esc_visible(name)}* `{esc_visible(vpn_conn_id)}`\n{esc_visible(status_text)} · "
+            f"network {esc_visible(net_status or 'unknown')} · VPC `{esc_visible(vpc_id)}` · "
+            f"gateway `{esc_visible(vpn_gw_id)}`"
         )
         blocks.append(
             SectionBlock(
@@ -421,9 +464,9 @@ def connection_details(connection: VpnConnection) -> list[Block]:
             value = "set (hidden)" if connection.settings.psk_fingerprint else "not set"
         else:
             value = format_value(connection.settings[param.name]) or "(empty)"
-        lines.append(f"*{param.name}*\n{esc(clip(value, 1900))}")
+        lines.append(f"*{param.name}*\n{esc_visible(clip(value, 1900))}")
     blocks: list[Block] = [
-        HeaderBlock(text=clip(f"{connection.name} ({connection.vpn_conn_id})", 150)),
+        HeaderBlock(text=header_text(f"{connection.name} ({connection.vpn_conn_id})")),
         _connection_context(connection),
     ]
     for start in range(0, len(lines), 10):
@@ -435,12 +478,21 @@ def connection_details(connection: VpnConnection) -> list[Block]:
 
 
 def request_status(request: ChangeRequest, permalink: str | None) -> list[Block]:
-    link = f"<{permalink}|the card>" if permalink else "the card"
+    """Where a request stands, with its diff (the same table as the card) and a link to the card."""
+    where = link(permalink, "the card")
     text = (
-        f"{STATE_EMOJI.get(request.state, '')} Change `{request.id}` to *{esc(request.conn_name)}* "
-        f"(`{request.vpn_conn_id}`) is *{request.state.value}*; see {link}.\n" + _state_line(request, "").lstrip(" ·")
+        f"{STATE_EMOJI.get(request.state, '')} Change `{esc_visible(request.id)}` to "
+        f"*{esc_visible(request.conn_name)}* (`{esc_visible(request.vpn_conn_id)}`) is *{request.state.value}*; "
+        f"see {where}.\n" + _state_line(request, "").lstrip(" ·")
     )
-    return text_blocks(text)
+    summary = f"*This change:* {esc(diffview.counts(request.diff))}."
+    if diffview.overflows(request.diff):
+        summary += " Every entry is listed in the card's thread."
+    return [
+        SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))),
+        diff_table(request.diff),
+        ContextBlock(elements=[MarkdownTextObject(text=summary)]),
+    ]
 
 
 def dump(blocks: Sequence[Block]) -> Rendered:

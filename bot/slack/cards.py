@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slack.blocks import card_text, change_card, dump, text_message
+from bot.slack.blocks import card_text, change_card, dump, listing_messages, text_message
 from bot.vpn.change import ChangeRequest
 
 log = logging.getLogger("bot.slack")
@@ -21,36 +21,66 @@ log = logging.getLogger("bot.slack")
 SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
-def _reason(error: Exception) -> str:
+def failure_reason(error: Exception) -> str:
+    """Slack's error code, or the kind of network failure (never a payload)."""
     if isinstance(error, SlackApiError):
         return str(error.response.get("error"))
     return type(error).__name__
 
 
-async def post_card(client: AsyncWebClient, channel: str, request: ChangeRequest) -> str | None:
+async def post_card(
+    client: AsyncWebClient, channel: str, request: ChangeRequest, *, listing_pending: bool = False
+) -> str | None:
     """Post the card; its ``ts``, or None when Slack refused (the reason is logged)."""
     try:
         response = await client.chat_postMessage(
-            channel=channel, text=card_text(request), blocks=dump(change_card(request))
+            channel=channel,
+            text=card_text(request),
+            blocks=dump(change_card(request, listing_pending=listing_pending)),
         )
     except SLACK_FAILURES as error:
-        log.warning("posting the card of %s to %s failed: %s", request.id, channel, _reason(error))
+        log.warning("posting the card of %s to %s failed: %s", request.id, channel, failure_reason(error))
         return None
     return str(response["ts"])
 
 
-async def update_card(client: AsyncWebClient, request: ChangeRequest, status_line: str | None = None) -> None:
-    if not request.channel or not request.card_ts:
-        return
+async def post_listing(client: AsyncWebClient, channel: str, card_ts: str, request: ChangeRequest) -> bool:
+    """Every entry of a change too large for its card, in the card's thread; False when a message failed."""
+    for message in listing_messages(request):
+        try:
+            await client.chat_postMessage(
+                channel=channel, thread_ts=card_ts, text=f"Every entry of change {request.id}", blocks=message
+            )
+        except SLACK_FAILURES as error:
+            log.warning("posting the full listing of %s failed: %s", request.id, failure_reason(error))
+            return False
+    return True
+
+
+async def update_card(
+    client: AsyncWebClient,
+    request: ChangeRequest,
+    status_line: str | None = None,
+    *,
+    channel: str | None = None,
+    ts: str | None = None,
+    listing_pending: bool = False,
+) -> bool:
+    """Redraw the card (at ``channel``/``ts`` when the request does not hold them yet); False when Slack failed."""
+    channel, ts = channel or request.channel, ts or request.card_ts
+    if not channel or not ts:
+        return False
     try:
         await client.chat_update(
-            channel=request.channel,
-            ts=request.card_ts,
+            channel=channel,
+            ts=ts,
             text=card_text(request),
-            blocks=dump(change_card(request, status_line=status_line)),
+            blocks=dump(change_card(request, status_line=status_line, listing_pending=listing_pending)),
         )
     except SLACK_FAILURES as error:
-        log.warning("updating the card of %s failed: %s", request.id, _reason(error))
+        log.warning("updating the card of %s failed: %s", request.id, failure_reason(error))
+        return False
+    return True
 
 
 async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str) -> str | None:
@@ -62,7 +92,7 @@ async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str)
             channel=request.channel, thread_ts=request.card_ts, text=text, blocks=text_message(text)
         )
     except SLACK_FAILURES as error:
-        log.warning("replying in the thread of %s failed: %s", request.id, _reason(error))
+        log.warning("replying in the thread of %s failed: %s", request.id, failure_reason(error))
         return None
     return str(response["ts"])
 
@@ -73,7 +103,7 @@ async def thread_update(client: AsyncWebClient, request: ChangeRequest, ts: str,
     try:
         await client.chat_update(channel=request.channel, ts=ts, text=text, blocks=text_message(text))
     except SLACK_FAILURES as error:
-        log.warning("updating the progress of %s failed: %s", request.id, _reason(error))
+        log.warning("updating the progress of %s failed: %s", request.id, failure_reason(error))
 
 
 async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | None:
@@ -122,9 +152,22 @@ async def ephemeral(reply_to: ResponseUrl | None, **message: Any) -> bool:
     return True
 
 
-async def direct_message(client: AsyncWebClient, user_id: str, text: str) -> None:
-    """Tell one person something when there is no card or thread to say it in."""
+async def direct_message(client: AsyncWebClient, user_id: str, text: str) -> bool:
+    """Tell one person something when there is no card or thread to say it in; False when Slack failed."""
     try:
         await client.chat_postMessage(channel=user_id, text=text, blocks=text_message(text))
     except SLACK_FAILURES as error:
-        log.warning("messaging %s failed: %s", user_id, _reason(error))
+        log.warning("messaging %s failed: %s", user_id, failure_reason(error))
+        return False
+    return True
+
+
+async def tell(client: AsyncWebClient, user_id: str, text: str, reply_to: ResponseUrl | None) -> bool:
+    """A word to one person: a direct message, or else an ephemeral answer where they asked; False (logged as an
+    error) when neither reached them."""
+    if await direct_message(client, user_id, text):
+        return True
+    if await ephemeral(reply_to, replace_original=False, text=text, blocks=text_message(text)):
+        return True
+    log.error("could not tell %s anything: the direct message and the response_url both failed", user_id)
+    return False

@@ -13,18 +13,22 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.slack import cards
-from bot.slack.blocks import slack_date, user
+from bot.slack.blocks import slack_date
 from bot.slack.context import BotContext
-from bot.store import ClaimConflictError, StoreError, StoreKeyError
+from bot.slack.text import clip, esc, esc_visible, user, visible_lines
+from bot.store import ClaimConflictError, StoreError, StoreKeyError, StoreUnavailableError
 from bot.tencent import ApiError, CloudError, TaskOutcome, TaskResult, TaskState
 from bot.vpn.change import ChangeRequest, ChangeState, settings_fingerprint
-from bot.vpn.connection import VpnConnection
-from bot.vpn.diff import diff, not_live
+from bot.vpn.connection import CloudDataError, VpnConnection, secret_fingerprint
+from bot.vpn.diff import DiffRow, diff, not_live
 from bot.vpn.edit import PSK, Proposal, propose
 from bot.vpn.params import InvalidParametersError
+from bot.vpn.redact import redact
 
 log = logging.getLogger("bot.slack")
 BOT = "vpnbot"
@@ -34,6 +38,10 @@ STATUS_POSTING = ""
 the post and saving the message's ts the restarted bot knows one may exist (where, it cannot know) and posts no
 second one; ``None`` means none was ever posted."""
 Say = Callable[[str], Awaitable[None]]
+T = TypeVar("T")
+CLOUD_TEXT_MAX = 1500
+SETTLED_READS = 2
+"""Reads, not modifying and past the settle window, that must agree before an unanswered edit counts as not applied."""
 
 STATE_WORDS = {
     ChangeState.APPROVED: "approved",
@@ -69,7 +77,7 @@ async def approve(ctx: BotContext, request_id: str, approver: str, say: Say) -> 
     """An Approve click: check who clicked, claim the approval once, re-read, send the edit, follow its task."""
     request = await ctx.store.get(request_id)
     if request is None:
-        await say(f"There is no change request `{request_id}`.")
+        await say(f"There is no change request `{esc_visible(request_id)}`.")
         return
     now = ctx.clock()
     if request.state is ChangeState.PENDING and request.is_expired(now):
@@ -103,6 +111,9 @@ async def approve(ctx: BotContext, request_id: str, approver: str, say: Say) -> 
     except ClaimConflictError as conflict:
         await say(already_decided(conflict.request))
         return
+    except StoreError as error:
+        await say(f":warning: vpnbot could not record your approval ({esc_visible(str(error))}). Nothing was sent.")
+        return
     await submit(ctx, request)
 
 
@@ -110,10 +121,9 @@ async def submit(ctx: BotContext, request: ChangeRequest) -> None:
     """From ``approved``: re-read the connection, refuse a stale card, send ``ModifyVpnConnEx`` exactly once."""
     try:
         live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
-    except CloudError as error:
-        await _fail(
-            ctx, request, ChangeState.APPROVED, f"Could not re-read the connection, so nothing was sent: {error}"
-        )
+    except (CloudError, CloudDataError) as error:
+        why = await _cloud_text(ctx, request, str(error))
+        await _fail(ctx, request, ChangeState.APPROVED, f"Could not re-read the connection, so nothing was sent: {why}")
         return
     if request.psk_changed:
         # The key first: with another store key, fingerprints differ too, and "stale" would hide the real cause.
@@ -130,48 +140,105 @@ async def submit(ctx: BotContext, request: ChangeRequest) -> None:
     except (InvalidParametersError, StoreError) as error:
         await _fail(ctx, request, ChangeState.APPROVED, f"The change cannot be sent: {error}")
         return
-    request = await ctx.store.claim(
-        request.id, {ChangeState.APPROVED}, ChangeState.SUBMITTING, actor=BOT, at=ctx.clock()
-    )
+    try:
+        request = await ctx.store.claim(
+            request.id, {ChangeState.APPROVED}, ChangeState.SUBMITTING, actor=BOT, at=ctx.clock()
+        )
+    except StoreError as error:
+        await _not_sent_for_store(ctx, request, error)
+        return
     try:
         task_id = await ctx.cloud.client.modify_vpn_conn(live, proposal)
     except ApiError as error:
-        await _fail(
-            ctx,
-            request,
-            ChangeState.SUBMITTING,
-            f"Tencent Cloud refused the change: {error.code} {error.code_desc}: {error.message}",
-        )
+        words = await _cloud_text(ctx, request, f"{error.code} {error.code_desc}: {error.message}", live)
+        await _fail(ctx, request, ChangeState.SUBMITTING, f"Tencent Cloud refused the change: {words}")
         return
     except CloudError as error:
-        request = await ctx.store.claim(
-            request.id,
-            {ChangeState.SUBMITTING},
-            ChangeState.UNKNOWN,
-            actor=BOT,
-            at=ctx.clock(),
-            outcome_message=str(error),
+        why = await _cloud_text(ctx, request, str(error), live)
+        request = await _durably(
+            ctx,
+            request,
+            lambda: ctx.store.claim(
+                request.id,
+                {ChangeState.SUBMITTING},
+                ChangeState.UNKNOWN,
+                actor=BOT,
+                at=ctx.clock(),
+                outcome_message=f"No answer to the edit: {why}",
+            ),
         )
         await cards.update_card(ctx.client, request)
         await cards.thread_post(
             ctx.client,
             request,
-            f":grey_question: No answer to ModifyVpnConnEx ({error}). It is not sent again; checking the connection instead.",
+            f":grey_question: No answer to ModifyVpnConnEx ({esc(visible_lines(why))}). It is not sent again; "
+            "its outcome is unknown until the connection shows it.",
         )
         await reconcile(ctx, request)
         return
     now = ctx.clock()
-    request = await ctx.store.claim(
-        request.id,
-        {ChangeState.SUBMITTING},
-        ChangeState.RUNNING,
-        actor=BOT,
-        at=now,
-        task_id=task_id,
-        task_started_at=now,
+    request = await _durably(
+        ctx,
+        request,
+        lambda: ctx.store.claim(
+            request.id,
+            {ChangeState.SUBMITTING},
+            ChangeState.RUNNING,
+            actor=BOT,
+            at=now,
+            task_id=task_id,
+            task_started_at=now,
+        ),
     )
     await cards.update_card(ctx.client, request)
     ctx.spawn(follow(ctx, request, proposal), f"follow-{request.id}")
+
+
+async def _not_sent_for_store(ctx: BotContext, request: ChangeRequest, error: StoreError) -> None:
+    """The move to ``submitting`` could not be saved, so the edit was not sent; once the store can write again
+    the request fails saying so (until then it is ``approved`` in the file, which a restart fails the same way)."""
+    await cards.thread_post(
+        ctx.client,
+        request,
+        f":warning: vpnbot could not save this approval ({esc_visible(str(error))}), so nothing was sent. "
+        f"{user(request.requester)}",
+    )
+    await ctx.store.wait_writable()
+    await _fail(ctx, request, ChangeState.APPROVED, f"vpnbot could not save the approval ({error}); nothing was sent.")
+
+
+async def _durably(ctx: BotContext, request: ChangeRequest, write: Callable[[], Awaitable[T]]) -> T:
+    """A write that records what already happened (the edit was sent, a task ended): while the state file cannot
+    be written it is tried again once it can (``/healthz`` says 503 meanwhile), and the thread says so once. If
+    vpnbot is stopped meanwhile, its next start reconciles the request from the file."""
+    told = False
+    while True:
+        try:
+            return await write()
+        except StoreUnavailableError as error:
+            if not told:
+                told = True
+                await cards.thread_post(
+                    ctx.client,
+                    request,
+                    f":warning: vpnbot cannot write its state file ({esc_visible(str(error))}). This change goes on "
+                    "as soon as it can; nothing is sent twice.",
+                )
+            await ctx.store.wait_writable()
+
+
+async def _cloud_text(ctx: BotContext, request: ChangeRequest, text: str, live: VpnConnection | None = None) -> str:
+    """A text from the cloud made fit to show and keep: the pending key and the connection's current key taken
+    out, cut (visibly) to a readable length."""
+    secrets: list[str] = []
+    if request.psk_changed:
+        with contextlib.suppress(StoreError):
+            key = await ctx.store.psk(request.id)
+            if key is not None:
+                secrets.append(key.get_secret_value())
+    fingerprint = live.settings.psk_fingerprint if live is not None else None
+    cleaned = redact(text[: CLOUD_TEXT_MAX * 4], secrets, fingerprint=fingerprint, fingerprint_of=secret_fingerprint)
+    return clip(cleaned, CLOUD_TEXT_MAX)
 
 
 async def _proposal(ctx: BotContext, request: ChangeRequest, live: VpnConnection) -> Proposal:
@@ -214,45 +281,76 @@ async def _ended(
     ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, result: TaskResult, started: datetime
 ) -> None:
     """The task's end: verification, the final state, the card, the status message and the final reply."""
-    task_id = request.task_id
+    task_id = esc_visible(str(request.task_id))
     elapsed = max(result.elapsed, (ctx.clock() - started).total_seconds())
     if result.outcome is TaskOutcome.SUCCEEDED:
         await _succeeded(ctx, request, proposal, elapsed)
     elif result.outcome is TaskOutcome.FAILED:
-        message = f"Task {task_id} failed after {elapsed:.0f} s: {result.message or 'the cloud gave no reason'}"
-        await _finish(ctx, request, ChangeState.FAILED, f":red_circle: {message}", message)
+        why = await _cloud_text(
+            ctx, request, result.message or "the cloud gave no reason", await _read_quietly(ctx, request)
+        )
+        message = f"Task {request.task_id} failed after {elapsed:.0f} s: {why}"
+        text = f":red_circle: Task `{task_id}` failed after {elapsed:.0f} s: {esc(visible_lines(why))}"
+        await _finish(ctx, request, ChangeState.FAILED, text, message)
     else:
-        message = f"Task {task_id} did not finish within {ctx.settings.vpnbot_task_deadline}; last: {result.message or 'running'}"
+        last = await _cloud_text(ctx, request, result.message or "running")
+        message = f"Task {request.task_id} did not finish within {ctx.settings.vpnbot_task_deadline}; last: {last}"
         await _finish(
-            ctx, request, ChangeState.UNKNOWN, f":grey_question: {message}. Checking the connection.", message
+            ctx,
+            request,
+            ChangeState.UNKNOWN,
+            f":grey_question: {esc(visible_lines(message))}. Its outcome is unknown until the connection shows it.",
+            message,
         )
         latest = await ctx.store.get(request.id)
         if latest is not None and latest.state is ChangeState.UNKNOWN:
             await reconcile(ctx, latest, announce=False)
 
 
+async def _read_quietly(ctx: BotContext, request: ChangeRequest) -> VpnConnection | None:
+    """The connection, or None when it cannot be read (only to know its key's fingerprint for redaction)."""
+    try:
+        return await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
+    except (CloudError, CloudDataError):
+        return None
+
+
 async def _succeeded(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, elapsed: float) -> None:
-    missing, note = await _verify(ctx, request, proposal)
-    text = f":large_green_circle: Task {request.task_id} succeeded in {elapsed:.0f} s. {note}"
-    await _finish(ctx, request, ChangeState.SUCCEEDED, text, "", not_live=missing)
+    check = await _verify(ctx, request, proposal)
+    text = (
+        f":large_green_circle: Task `{esc_visible(str(request.task_id))}` succeeded in {elapsed:.0f} s. {check.words}"
+    )
+    await _finish(ctx, request, ChangeState.SUCCEEDED, text, "", not_live=check.missing)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a read after the edit showed: the changed parameters not live (empty when all are), or, when the
+    connection could not be read, why (``read`` False)."""
+
+    read: bool
+    missing: list[str]
+    words: str
+    live: VpnConnection | None = None
 
 
 async def _verify(
     ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, live: VpnConnection | None = None
-) -> tuple[list[str], str]:
-    """Re-read the connection (unless ``live`` is given): which proposed values are not live, and a sentence."""
+) -> Verification:
+    """Re-read the connection (unless ``live`` is given): which proposed values are not live, in mrkdwn words."""
     try:
         if live is None:
             live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
         if proposal is None:
             proposal = await _proposal(ctx, request, live)
-    except (CloudError, InvalidParametersError, StoreError) as error:
-        return [], f"Could not verify the result: {error}"
+    except (CloudError, CloudDataError, InvalidParametersError, StoreError) as error:
+        why = await _cloud_text(ctx, request, str(error))
+        return Verification(False, [], f"Could not verify the result: {esc(visible_lines(why))}")
     changed = tuple(row.name for row in request.diff)
     missing = not_live(proposal, changed, live.settings)
     if missing:
-        return missing, f":warning: Not live after the task: {', '.join(missing)}."
-    return [], "Verified: every proposed value is live."
+        return Verification(True, missing, f":warning: Not live after the task: {esc(', '.join(missing))}.", live)
+    return Verification(True, [], "Verified: every proposed value is live.", live)
 
 
 async def _finish(
@@ -264,17 +362,23 @@ async def _finish(
     *,
     not_live: list[str] | None = None,
 ) -> None:
+    """Save the end (retried while the state file cannot be written), then show it. ``text`` is mrkdwn whose
+    values are escaped; ``message`` is plain text for the card and the audit log."""
     try:
-        request = await ctx.store.claim(
-            request.id,
-            {ChangeState.RUNNING, ChangeState.UNKNOWN},
-            to,
-            actor=BOT,
-            at=ctx.clock(),
-            finished_at=ctx.clock(),
-            outcome_message=message,
-            not_live=not_live or [],
-            final_reply=f"{text} {user(request.requester)}",
+        request = await _durably(
+            ctx,
+            request,
+            lambda: ctx.store.claim(
+                request.id,
+                {ChangeState.RUNNING, ChangeState.UNKNOWN},
+                to,
+                actor=BOT,
+                at=ctx.clock(),
+                finished_at=ctx.clock(),
+                outcome_message=message,
+                not_live=not_live or [],
+                final_reply=f"{text} {user(request.requester)}",
+            ),
         )
     except ClaimConflictError:
         log.info("%s was finished elsewhere", request.id)
@@ -285,127 +389,173 @@ async def _finish(
 async def _draw_end(ctx: BotContext, request: ChangeRequest) -> None:
     """Show an end that is saved: the card, the status message, then the final reply, which is then forgotten.
 
-    Killed before that, the restarted bot draws it all again (:func:`resume`): the card and the status message are
-    updated in place, and the final reply is posted, twice if the kill came between posting it and forgetting it (a
-    reply missing would leave the requester, whom it mentions, waiting).
+    A final reply that Slack did not take stays saved, and is posted again by the sweeper (:func:`redraw_ends`);
+    so is all of it at the next start when vpnbot is killed before: the card and the status message are updated in place, and the final
+    reply is posted, twice if the kill came between posting it and forgetting it (a reply missing would leave the
+    requester, whom it mentions, waiting).
     """
-    await cards.update_card(ctx.client, request)
-    if request.progress_ts:
-        text = _running_text(request, str(request.state), None)
-        await cards.thread_update(ctx.client, request, request.progress_ts, text)
-    if request.final_reply:
-        await cards.thread_post(ctx.client, request, request.final_reply)
-        request.final_reply = ""
-        await ctx.store.save(request)
+    if request.id in ctx.drawing:
+        return
+    ctx.drawing.add(request.id)
+    try:
+        await cards.update_card(ctx.client, request)
+        if request.progress_ts:
+            text = _running_text(request, str(request.state), None)
+            await cards.thread_update(ctx.client, request, request.progress_ts, text)
+        if request.final_reply and await cards.thread_post(ctx.client, request, request.final_reply) is not None:
+            request.final_reply = ""
+            with contextlib.suppress(StoreError):  # not forgotten: posted once more by the next redraw
+                await ctx.store.save(request)
+    finally:
+        ctx.drawing.discard(request.id)
 
 
 async def _post_status(ctx: BotContext, request: ChangeRequest) -> ChangeRequest:
     """Post the status message, marked in the store as being posted first (``STATUS_POSTING``)."""
     request.progress_ts = STATUS_POSTING
-    request = await ctx.store.save(request)
+    request = await _durably(ctx, request, lambda: ctx.store.save(request))
     request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(request, "running", 0))
-    return await ctx.store.save(request)
+    return await _durably(ctx, request, lambda: ctx.store.save(request))
 
 
 def _running_text(request: ChangeRequest, status: str, elapsed: float | None) -> str:
     after = f" ({elapsed:.0f} s)" if elapsed is not None else ""
     return (
-        f":gear: Tencent Cloud accepted the edit of `{request.vpn_conn_id}`: task `{request.task_id}` {status}{after}."
+        f":gear: Tencent Cloud accepted the edit of `{esc_visible(request.vpn_conn_id)}`: "
+        f"task `{esc_visible(str(request.task_id))}` {esc(status)}{after}."
     )
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What repeated reads showed of an edit whose answer never came: ``live`` (succeeded), ``missing`` values
+    after the settle window (not applied), or neither (still unknown, ``why``)."""
+
+    live: bool
+    missing: list[str]
+    why: str = ""
+
+
 async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool = True) -> None:
-    """An edit with no known outcome: never re-sent. Once the connection is no longer being modified, its settings
-    say whether the proposed values are live (succeeded) or not (failed, with Review again). While the cloud cannot
-    be read it stays ``unknown`` and is tried again at the next start."""
+    """An edit with no known outcome: never re-sent, and judged only from evidence. It succeeded as soon as the
+    connection, no longer being modified, shows every proposed value; it failed only when reads over the settle
+    window (``VPNBOT_SETTLE_WINDOW`` past ``VPNBOT_CLOUD_TIMEOUT``, counted from sending) agree that the values are
+    not live; otherwise it stays ``unknown``, said so, and is checked again at the next start."""
     if request.state is ChangeState.SUBMITTING:
-        request = await ctx.store.claim(
-            request.id, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN, actor=BOT, at=ctx.clock()
+        request = await _durably(
+            ctx,
+            request,
+            lambda: ctx.store.claim(
+                request.id, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN, actor=BOT, at=ctx.clock()
+            ),
         )
         if announce:
             await cards.thread_post(
                 ctx.client,
                 request,
-                ":grey_question: vpnbot stopped while sending this change; checking the connection.",
+                ":grey_question: vpnbot stopped while sending this change; its outcome is unknown until the "
+                "connection shows it.",
             )
-    await _until_unanswerable(ctx, request)
-    live = await _settled(ctx, request)
-    if live is None:
-        await cards.update_card(
-            ctx.client,
+    evidence = await _gather_evidence(ctx, request)
+    if evidence.live:
+        await _finish(
+            ctx,
             request,
-            status_line="Could not read the connection to check the outcome; vpnbot tries again at its next start.",
+            ChangeState.SUCCEEDED,
+            ":large_green_circle: The connection shows every proposed value: the change is live.",
+            "",
         )
-        return
-    missing, note = await _verify(ctx, request, None, live)
-    if note.startswith("Could not verify"):
-        await cards.update_card(ctx.client, request, status_line=note)
-        return
-    if missing:
-        message = f"The proposed values are not live ({', '.join(missing)}): the change did not take effect."
+    elif evidence.missing:
+        window = _window(ctx)
+        message = (
+            f"The proposed values are not live ({', '.join(evidence.missing)}) {_words(window)} after the edit was "
+            "sent: the change did not take effect."
+        )
         await _finish(
             ctx,
             request,
             ChangeState.FAILED,
-            f":red_circle: {message} Use Review again to ask again.",
+            f":red_circle: {esc(message)} Use Review again to ask again.",
             message,
-            not_live=missing,
+            not_live=evidence.missing,
         )
     else:
-        await _finish(
-            ctx, request, ChangeState.SUCCEEDED, ":large_green_circle: The proposed values are live. " + note, ""
-        )
+        note = f"The outcome is still unknown: {evidence.why}. vpnbot checks again at its next start."
+        await cards.update_card(ctx.client, request, status_line=esc(visible_lines(note)))
+        await cards.thread_post(ctx.client, request, f":grey_question: {esc(visible_lines(note))}")
 
 
-async def _until_unanswerable(ctx: BotContext, request: ChangeRequest) -> None:
-    """Wait until the unanswered ``ModifyVpnConnEx`` is past the client's own timeout (``VPNBOT_CLOUD_TIMEOUT``,
-    counted from the move to ``submitting``): before that the cloud may still take the edit after the connection
-    was read, and a reconcile would call a change failed that then lands. After a lost answer the client has
-    already waited that long; only a restart soon after a crash in ``submitting`` waits here."""
-    sent = next((t.at for t in reversed(request.history) if t.to_state is ChangeState.SUBMITTING), None)
-    if sent is None:
-        return
-    timeout = ctx.settings.vpnbot_cloud_timeout
-    remaining = (sent + timeout - ctx.clock()).total_seconds()
-    if remaining > 0:
-        await asyncio.sleep(min(remaining, timeout.total_seconds()))
+def _window(ctx: BotContext) -> timedelta:
+    return ctx.settings.vpnbot_cloud_timeout + ctx.settings.vpnbot_settle_window
 
 
-async def _settled(ctx: BotContext, request: ChangeRequest) -> VpnConnection | None:
-    """The connection once it is not being modified (a task of the unknown edit may still run), polled with the
-    task backoff until the task deadline; None when it cannot be read or never settles."""
+def _words(duration: timedelta) -> str:
+    seconds = duration.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+async def _gather_evidence(ctx: BotContext, request: ChangeRequest) -> Evidence:
+    """Read the connection with the task backoff until it shows the outcome, or the task deadline passes."""
     settings = ctx.settings
+    sent = next((t.at for t in reversed(request.history) if t.to_state is ChangeState.SUBMITTING), None)
+    judge_after = (sent or ctx.clock()) + _window(ctx)
     delay, ceiling = settings.vpnbot_task_poll_initial.total_seconds(), settings.vpnbot_task_poll_max.total_seconds()
     deadline = time.monotonic() + settings.vpnbot_task_deadline.total_seconds()
+    settled = 0
+    why = "the connection could not be read"
+    proposal: Proposal | None = None
     while True:
         try:
-            live: VpnConnection | None = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
-        except CloudError as error:
-            log.warning("reconciling %s: %s", request.id, error)
-            live = None
-        if live is not None and live.status != MODIFYING:
-            return live
+            live = await ctx.cloud.client.describe_vpn_conn(request.vpn_conn_id)
+            if proposal is None:
+                proposal = await _proposal(ctx, request, live)
+        except (CloudError, CloudDataError) as error:
+            log.warning("reconciling %s: %s", request.id, type(error).__name__)
+            why = f"the connection could not be read ({await _cloud_text(ctx, request, str(error))})"
+            settled = 0
+        except (InvalidParametersError, StoreError) as error:
+            return Evidence(False, [], f"the proposed values cannot be rebuilt ({error})")
+        else:
+            missing = not_live(proposal, tuple(row.name for row in request.diff), live.settings)
+            if live.status == MODIFYING:
+                settled = 0
+                why = "the connection was still being modified"
+            elif not missing:
+                return Evidence(True, [])
+            elif ctx.clock() >= judge_after:
+                settled += 1
+                if settled >= SETTLED_READS:
+                    return Evidence(False, missing)
+            else:
+                why = "the proposed values were not live yet"
         if time.monotonic() + delay > deadline:
-            return None
+            return Evidence(False, [], why)
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, ceiling)
 
 
 async def _fail(ctx: BotContext, request: ChangeRequest, expected: ChangeState, message: str) -> None:
+    """End a request that sent nothing (or whose edit was refused): ``message`` is plain text."""
     try:
-        request = await ctx.store.claim(
-            request.id,
-            {expected},
-            ChangeState.FAILED,
-            actor=BOT,
-            at=ctx.clock(),
-            finished_at=ctx.clock(),
-            outcome_message=message,
+        request = await _durably(
+            ctx,
+            request,
+            lambda: ctx.store.claim(
+                request.id,
+                {expected},
+                ChangeState.FAILED,
+                actor=BOT,
+                at=ctx.clock(),
+                finished_at=ctx.clock(),
+                outcome_message=message,
+            ),
         )
     except ClaimConflictError:
         return
     await cards.update_card(ctx.client, request)
-    await cards.thread_post(ctx.client, request, f":red_circle: {message} {user(request.requester)}")
+    await cards.thread_post(
+        ctx.client, request, f":red_circle: {esc(visible_lines(message))} {user(request.requester)}"
+    )
 
 
 async def _mark_stale(ctx: BotContext, request: ChangeRequest, live: VpnConnection) -> None:
@@ -413,7 +563,7 @@ async def _mark_stale(ctx: BotContext, request: ChangeRequest, live: VpnConnecti
     try:
         edits = dict(request.edits)
         now_diff = diff(live.settings, propose(live.settings, edits)) if edits else []
-        what = ", ".join(f"{row.name} → {row.proposed}" for row in now_diff) or "nothing (it is already live)"
+        what = ", ".join(f"{row.name} → {_stale_value(row)}" for row in now_diff) or "nothing (it is already live)"
     except InvalidParametersError as error:
         what = f"not valid any more ({error})"
     message = (
@@ -421,20 +571,36 @@ async def _mark_stale(ctx: BotContext, request: ChangeRequest, live: VpnConnecti
         f"Against its settings now, this request would change: {what}."
     )
     try:
-        request = await ctx.store.claim(
-            request.id, {ChangeState.APPROVED}, ChangeState.STALE, actor=BOT, at=ctx.clock(), outcome_message=message
+        request = await _durably(
+            ctx,
+            request,
+            lambda: ctx.store.claim(
+                request.id,
+                {ChangeState.APPROVED},
+                ChangeState.STALE,
+                actor=BOT,
+                at=ctx.clock(),
+                outcome_message=message,
+            ),
         )
     except ClaimConflictError:
         return
     await cards.update_card(ctx.client, request)
-    await cards.thread_post(ctx.client, request, f":warning: {message} {user(request.requester)}")
+    await cards.thread_post(ctx.client, request, f":warning: {esc(visible_lines(message))} {user(request.requester)}")
+
+
+def _stale_value(row: DiffRow) -> str:
+    """A row of the diff against the settings now, in words (lists by their counts: Review again shows them)."""
+    if row.size_before is not None:
+        return f"+{len(row.added)} −{len(row.removed)} entries"
+    return row.proposed
 
 
 async def reject(ctx: BotContext, request_id: str, decider: str, reason: str, say: Say) -> None:
     """Reject (an approver) or withdraw (the requester) a pending request; the card and the requester are told."""
     request = await ctx.store.get(request_id)
     if request is None:
-        await say(f"There is no change request `{request_id}`.")
+        await say(f"There is no change request `{esc_visible(request_id)}`.")
         return
     withdraw = decider == request.requester
     if not withdraw and not await ctx.approvers.may_approve(decider):
@@ -456,8 +622,11 @@ async def reject(ctx: BotContext, request_id: str, decider: str, reason: str, sa
     except ClaimConflictError as conflict:
         await say(already_decided(conflict.request))
         return
+    except StoreError as error:
+        await say(f":warning: vpnbot could not record that ({esc_visible(str(error))}). Nothing was changed.")
+        return
     await cards.update_card(ctx.client, request)
-    why = f" Reason: {reason.strip()}" if reason.strip() else ""
+    why = f" Reason: {esc(visible_lines(clip(reason.strip(), 500)))}" if reason.strip() else ""
     verb = "withdrew" if withdraw else "rejected"
     await cards.thread_post(
         ctx.client, request, f":no_entry: {user(decider)} {verb} this change.{why} {user(request.requester)}"
@@ -465,8 +634,9 @@ async def reject(ctx: BotContext, request_id: str, decider: str, reason: str, sa
 
 
 async def cancel_unposted(ctx: BotContext, request: ChangeRequest) -> None:
-    """A request whose card could not be posted: nobody can see it, so nobody may approve it."""
-    with contextlib.suppress(ClaimConflictError):
+    """A request whose card could not be posted: nobody can see it, so nobody may approve it. While the state file
+    cannot be written it stays pending without a card, which the next start cancels the same way."""
+    with contextlib.suppress(ClaimConflictError, StoreError):
         await ctx.store.claim(
             request.id,
             {ChangeState.PENDING},
@@ -507,15 +677,13 @@ async def resume(ctx: BotContext) -> int:
         await cards.direct_message(
             ctx.client,
             request.requester,
-            f"vpnbot stopped while posting the change card for `{request.vpn_conn_id}`, so request `{request.id}` "
-            "was cancelled; nothing was sent. Ask again with /vpn edit.",
+            f"vpnbot stopped while posting the change card for `{esc_visible(request.vpn_conn_id)}`, so request "
+            f"`{esc_visible(request.id)}` was cancelled; nothing was sent. Ask again with /vpn edit.",
         )
     requests = await ctx.store.in_states(
         {ChangeState.APPROVED, ChangeState.SUBMITTING, ChangeState.RUNNING, ChangeState.UNKNOWN}
     )
-    ended = [r for r in await ctx.store.in_states({ChangeState.SUCCEEDED, ChangeState.FAILED}) if r.final_reply]
-    for request in ended:  # vpnbot stopped between saving the end and showing it
-        ctx.after_ack(_draw_end(ctx, request), f"draw-end-{request.id}")
+    ended = await redraw_ends(ctx)
     for request in requests:
         if request.state is ChangeState.RUNNING:
             ctx.spawn(follow(ctx, request), f"follow-{request.id}")
@@ -528,4 +696,14 @@ async def resume(ctx: BotContext) -> int:
             )
         else:
             ctx.spawn(reconcile(ctx, request), f"reconcile-{request.id}")
-    return len(cardless) + len(ended) + len(requests)
+    return len(cardless) + ended + len(requests)
+
+
+async def redraw_ends(ctx: BotContext) -> int:
+    """Show again the ends that were saved but whose final reply Slack never took (vpnbot stopped between saving
+    and showing, or Slack failed); run at start and by the sweeper. How many."""
+    ended = [r for r in await ctx.store.in_states({ChangeState.SUCCEEDED, ChangeState.FAILED}) if r.final_reply]
+    due = [r for r in ended if r.id not in ctx.drawing]
+    for request in due:
+        ctx.after_ack(_draw_end(ctx, request), f"draw-end-{request.id}")
+    return len(due)

@@ -9,11 +9,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks, cards
-from bot.slack.blocks import Rendered, dump, esc
+from bot.slack.blocks import Rendered, dump
 from bot.slack.context import BotContext
 from bot.slack.modals import open_edit_modal
+from bot.slack.text import error_words, esc_visible
 from bot.tencent import CloudError
 from bot.vpn.change import is_request_id
+from bot.vpn.connection import CloudDataError
 
 log = logging.getLogger("bot.slack")
 
@@ -41,7 +43,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             await ack()
             ctx.after_ack(_reply(ctx, client, verb, argument, reply_to), f"vpn-{verb}")
             return
-        note = "" if verb == "help" else f"I don't know `/vpn {esc(' '.join(words)[:100])}`."
+        note = "" if verb == "help" else f"I don't know `/vpn {esc_visible(' '.join(words)[:100])}`."
         await ack(response_type="ephemeral", text="/vpn help", blocks=blocks.help_message(note))
 
     app.command("/vpn")(vpn_command)
@@ -58,10 +60,12 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
     if verb == "status":
         assert argument is not None
         if not is_request_id(argument):
-            return blocks.text_message(f"`{esc(argument[:80])}` is not a change request id (they look like `chg-...`).")
+            return blocks.text_message(
+                f"`{esc_visible(argument[:80])}` is not a change request id (they look like `chg-...`)."
+            )
         request = await ctx.store.get(argument)
         if request is None:
-            return blocks.text_message(f"There is no change request `{esc(argument)}`.")
+            return blocks.text_message(f"There is no change request `{esc_visible(argument)}`.")
         return dump(blocks.request_status(request, await cards.permalink(client, request)))
     try:
         if verb == "show":
@@ -70,15 +74,15 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
         scope = argument or ""
         if scope and not scope.startswith(("vpc-", "vpngw-")):
             return blocks.text_message(
-                f"`{esc(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
+                f"`{esc_visible(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
             )
         found = await ctx.cloud.client.list_vpn_conns(
             vpc_id=scope if scope.startswith("vpc-") else None,
             vpn_gw_id=scope if scope.startswith("vpngw-") else None,
         )
         return blocks.connection_list(found, f"in {scope}" if scope else "")
-    except CloudError as error:
-        return blocks.text_message(f":warning: Tencent Cloud: {esc(str(error))}")
+    except (CloudError, CloudDataError) as error:
+        return blocks.text_message(f":warning: Tencent Cloud: {error_words(error)}")
 
 
 def _fallback(reply: Rendered) -> str:

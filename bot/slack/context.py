@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cloud import Cloud
 from bot.config import Settings
 from bot.slack.ackfirst import AckFirst
+from bot.slack.cards import ResponseUrl
 from bot.store import Store
 from bot.vpn.connection import VpnConnection
 
@@ -35,6 +36,7 @@ class Draft:
     connection: VpnConnection
     requester: str
     origin_channel: str | None
+    reply_to: ResponseUrl | None = None
     created: float = field(default_factory=time.monotonic)
 
 
@@ -67,8 +69,10 @@ class DraftCache:
 
 
 class ApproverPolicy:
-    """``VPNBOT_APPROVERS``: user ids approve directly; members of listed user groups (``usergroups.users.list``,
-    cached for a minute) too. Nobody approves when the list is empty."""
+    """``VPNBOT_APPROVERS``: user ids approve directly; members of listed user groups (``usergroups.users.list``)
+    too. Nobody approves when the list is empty. A decision (``fresh=True``: approve, reject) reads the groups
+    afresh, so someone removed from a group cannot approve a second later; checks that only choose what to show
+    use a membership up to a minute old."""
 
     def __init__(self, approvers: tuple[str, ...], client: AsyncWebClient, cache_seconds: float = 60) -> None:
         self.users = frozenset(a for a in approvers if not a.startswith("S"))
@@ -81,17 +85,17 @@ class ApproverPolicy:
     def configured(self) -> bool:
         return bool(self.users or self.groups)
 
-    async def may_approve(self, user_id: str) -> bool:
+    async def may_approve(self, user_id: str, *, fresh: bool = True) -> bool:
         if user_id in self.users:
             return True
         for group in self.groups:
-            if user_id in await self._group_members(group):
+            if user_id in await self._group_members(group, fresh=fresh):
                 return True
         return False
 
-    async def _group_members(self, group: str) -> frozenset[str]:
+    async def _group_members(self, group: str, *, fresh: bool) -> frozenset[str]:
         cached = self._members.get(group)
-        if cached and time.monotonic() - cached[0] < self._cache_seconds:
+        if not fresh and cached and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1]
         try:
             response = await self._client.usergroups_users_list(usergroup=group)
@@ -116,6 +120,8 @@ class BotContext:
     drafts: DraftCache = field(default_factory=DraftCache)
     clock: Callable[[], datetime] = utc_now
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    drawing: set[str] = field(default_factory=set)
+    """Requests whose end is being shown now (so a redraw never posts a final reply twice)."""
     ack_first: AckFirst = field(default_factory=AckFirst)
 
     @property

@@ -3,19 +3,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from pydantic import SecretStr
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks, cards, changes
-from bot.slack.blocks import esc
+from bot.slack import blocks, cards, changes, diffview
+from bot.slack.blocks import INPUT_MAX
 from bot.slack.context import BotContext, Draft
-from bot.store import OpenRequestExistsError
+from bot.slack.text import channel as channel_link
+from bot.slack.text import clip, error_words, esc_visible, link
+from bot.store import OpenRequestExistsError, StoreError, TooManyOpenRequestsError
 from bot.tencent import CloudError
 from bot.vpn.change import ChangeRequest, is_request_id
 from bot.vpn.connection import CloudDataError
@@ -24,7 +29,6 @@ from bot.vpn.params import PARAMS, InvalidParametersError
 
 log = logging.getLogger("bot.slack")
 ID_MAX = 64  # no Slack or Tencent Cloud id is longer; keeps private_metadata within Slack's 3000 characters
-INPUT_MAX = 3000  # Slack's own limit for a plain_text_input: a longer value did not come from the form
 NO_CHANGE = "Nothing to change: every value is what the connection has now. Edit at least one field."
 
 
@@ -42,9 +46,12 @@ async def open_edit_modal(
     vpn_conn_id = vpn_conn_id[:ID_MAX]
     existing = await ctx.store.open_request_for(vpn_conn_id)
     if existing is not None:
-        link = await cards.permalink(client, existing)
-        where = f"<{link}|its card>" if link else f"`/vpn status {existing.id}`"
-        text = f"`{esc(vpn_conn_id)}` already has an open change ({existing.state.value}); see {where}."
+        where = (
+            link(await cards.permalink(client, existing), "its card")
+            if existing.card_ts
+            else f"`/vpn status {existing.id}`"
+        )
+        text = f"`{esc_visible(vpn_conn_id)}` already has an open change ({existing.state.value}); see {where}."
         if not await cards.ephemeral(reply_to, replace_original=False, text=text):
             await cards.direct_message(client, requester, text)
         return
@@ -56,11 +63,18 @@ async def open_edit_modal(
         opened = await client.views_open(
             trigger_id=trigger_id, view=blocks.loading_view(vpn_conn_id, private).to_dict()
         )
-    except SlackApiError as error:
-        log.warning("views.open for %s failed: %s", vpn_conn_id, error.response.get("error"))
+    except cards.SLACK_FAILURES as error:
+        reason = cards.failure_reason(error)
+        log.warning("views.open for %s failed: %s", vpn_conn_id, reason)
+        text = (
+            f"I could not open the edit form for `{esc_visible(vpn_conn_id)}` (Slack answered `{esc_visible(reason)}`"
+            f"{', the click came too late' if reason == 'expired_trigger_id' else ''}). Try `/vpn edit` again."
+        )
+        if not await cards.ephemeral(reply_to, replace_original=False, text=text):
+            await cards.direct_message(client, requester, text)
         return
     view = {"id": opened["view"]["id"], "hash": opened["view"].get("hash")}
-    filling = _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel)
+    filling = _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel, reply_to)
     ctx.after_ack(filling, "fill-edit-form")
 
 
@@ -72,15 +86,21 @@ async def _fill_form(
     private: str,
     requester: str,
     origin_channel: str | None,
+    reply_to: cards.ResponseUrl | None,
 ) -> None:
     """Replace the loading view with the form, filled from ``DescribeVpnConn`` (or with the cloud's error)."""
     try:
         connection = await ctx.cloud.client.describe_vpn_conn(vpn_conn_id)
     except (CloudError, CloudDataError) as error:
-        failed = blocks.message_view("Cannot edit", f":warning: Tencent Cloud: {esc(str(error))}")
+        failed = blocks.message_view("Cannot edit", f":warning: Tencent Cloud: {error_words(error)}")
         await _update_view(client, view, failed.to_dict())
         return
-    ctx.drafts.put(str(view["id"]), Draft(connection, requester, origin_channel))
+    except Exception as error:  # the modal must never stay on "Reading…"
+        log.error("reading %s for the form failed: %s", vpn_conn_id, type(error).__name__, exc_info=error)
+        failed = blocks.message_view("Cannot edit", ":warning: vpnbot could not read this connection; try again.")
+        await _update_view(client, view, failed.to_dict())
+        return
+    ctx.drafts.put(str(view["id"]), Draft(connection, requester, origin_channel, reply_to))
     await _update_view(client, view, blocks.edit_form_rendered(connection, private))
 
 
@@ -126,33 +146,23 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             )
             return
         edits = submitted_edits(view.get("state", {}).get("values", {}))
-        # Slack's inputs hold at most 3000 characters; a longer value is refused before it is parsed, since
-        # validating thousands of CIDRs would hold the event loop for seconds.
+        # Slack's inputs hold at most 3000 characters; a longer value did not come from the form.
         oversized = {n: f"is longer than {INPUT_MAX} characters" for n, text in edits.items() if len(text) > INPUT_MAX}
-        try:
-            proposal = propose(draft.connection.settings, {n: t for n, t in edits.items() if n not in oversized})
-        except InvalidParametersError as error:
-            await ack(response_action="errors", errors=_errors_for_form({**error.problems, **oversized}))
+        wanted = {n: t for n, t in edits.items() if n not in oversized}
+        # Validating and diffing hundreds of CIDRs is CPU work: done off the loop, so other acks are not held.
+        outcome = await asyncio.to_thread(_review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl)
+        if isinstance(outcome, dict) or oversized:
+            problems = {**(outcome if isinstance(outcome, dict) else {}), **oversized}
+            await ack(response_action="errors", errors=_errors_for_form(problems))
             return
-        if oversized:
-            await ack(response_action="errors", errors=_errors_for_form(oversized))
-            return
-        if not proposal.changed(draft.connection.settings):
-            await ack(response_action="errors", errors={"vpnConnName": NO_CHANGE})
-            return
+        request, key = outcome
         await ack()
         ctx.drafts.pop(str(view.get("id", "")))
-        request = ChangeRequest.from_proposal(
-            draft.connection,
-            proposal,
-            requester=user_id,
-            now=ctx.clock(),
-            ttl=ctx.settings.vpnbot_request_ttl,
-            origin_channel=draft.origin_channel,
-        )
-        ctx.after_ack(post_change(ctx, client, request, proposal.pre_shared_key), "post-change")
+        ctx.after_ack(post_change(ctx, client, request, key, draft.reply_to), "post-change")
 
-    async def edit_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+    async def edit_button(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
         vpn_conn_id = str(action.get("value", ""))[:64]
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
@@ -163,7 +173,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
             str(body.get("trigger_id", "")),
             str(body.get("user", {}).get("id", "")),
             channel,
-            None,
+            cards.ResponseUrl.of(respond, ctx.session),
         )
         ctx.after_ack(opening, "open-edit-modal", urgent=True)
 
@@ -171,10 +181,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        try:
-            request_id = str(json.loads(view.get("private_metadata") or "{}").get("request", ""))
-        except (ValueError, AttributeError):
-            return
+        request_id = _metadata_field(view.get("private_metadata"), "request")
         if not is_request_id(request_id):
             return
         block = view.get("state", {}).get("values", {}).get(blocks.REASON_BLOCK, {})
@@ -190,6 +197,18 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     app.view(blocks.REJECT_CALLBACK)(reject_submitted)
     app.action(blocks.EDIT_BUTTON_ACTION)(edit_button)
     app.action(blocks.REVIEW_AGAIN_ACTION)(edit_button)
+
+
+def _metadata_field(private_metadata: object, name: str) -> str:
+    """A field of a view's ``private_metadata`` (JSON written by the bot); "" for anything else Slack may send."""
+    if not isinstance(private_metadata, str) or len(private_metadata) > 3000:
+        return ""
+    try:
+        document = json.loads(private_metadata)
+    except ValueError:
+        return ""
+    value = document.get(name) if isinstance(document, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def _input_blocks(view: Mapping[str, Any]) -> list[str]:
@@ -209,29 +228,94 @@ def _errors_for_form(problems: Mapping[str, str]) -> dict[str, str]:
     for name, message in problems.items():
         target = name if name in names else "vpnConnName"
         errors[target] = (errors[target] + "; " if target in errors else "") + message
-    return {name: blocks.clip(message, 1900) for name, message in errors.items()}
+    return {name: clip(message, 1900) for name, message in errors.items()}
 
 
-async def post_change(ctx: BotContext, client: AsyncWebClient, request: ChangeRequest, psk: Any) -> None:
-    """Store the request and post its card to the approval channel (or where /vpn was used)."""
+def _review(
+    draft: Draft, edits: Mapping[str, str], requester: str, now: datetime, ttl: timedelta
+) -> tuple[ChangeRequest, SecretStr | None] | dict[str, str]:
+    """The form's edits as a new request, or the problems by parameter (run in a worker thread)."""
     try:
-        await ctx.store.create(request, psk)
+        proposal = propose(draft.connection.settings, edits)
+    except InvalidParametersError as error:
+        return dict(error.problems)
+    if not proposal.changed(draft.connection.settings):
+        return {"vpnConnName": NO_CHANGE}
+    request = ChangeRequest.from_proposal(
+        draft.connection, proposal, requester=requester, now=now, ttl=ttl, origin_channel=draft.origin_channel
+    )
+    return request, proposal.pre_shared_key
+
+
+async def post_change(
+    ctx: BotContext,
+    client: AsyncWebClient,
+    request: ChangeRequest,
+    psk: SecretStr | None,
+    reply_to: cards.ResponseUrl | None = None,
+) -> None:
+    """Store the request and post its card to the approval channel (or where /vpn was used). A change with more
+    entries than a card holds gets its full listing in the thread first, and its buttons only then."""
+    conn = f"`{esc_visible(request.vpn_conn_id)}`"
+    try:
+        await ctx.store.create(request, psk, max_open_per_requester=ctx.settings.vpnbot_max_open_per_user)
     except OpenRequestExistsError as error:
-        link = await cards.permalink(client, error.request)
-        where = f"<{link}|its card>" if link else f"`/vpn status {error.request.id}`"
-        await cards.direct_message(
-            client, request.requester, f"`{request.vpn_conn_id}` already has an open change; see {where}."
+        where = link(await cards.permalink(client, error.request), "its card")
+        await cards.tell(client, request.requester, f"{conn} already has an open change; see {where}.", reply_to)
+        return
+    except TooManyOpenRequestsError as error:
+        ids = ", ".join(f"`{esc_visible(r.id)}`" for r in error.requests)
+        text = (
+            f"You already have {len(error.requests)} open change requests ({ids}); at most "
+            f"{ctx.settings.vpnbot_max_open_per_user} are allowed (VPNBOT_MAX_OPEN_PER_USER). Withdraw one or wait "
+            f"for a decision, then ask again. Nothing was posted for {conn}."
         )
+        await cards.tell(client, request.requester, text, reply_to)
+        return
+    except StoreError as error:
+        text = f":warning: vpnbot could not save your change to {conn}: {esc_visible(str(error))}. Nothing was posted or sent."
+        await cards.tell(client, request.requester, text, reply_to)
         return
     channel = ctx.settings.vpnbot_approval_channel or request.origin_channel
-    ts = await cards.post_card(client, channel, request) if channel else None
-    if ts is None:
+    listing = diffview.overflows(request.diff)
+    ts = await cards.post_card(client, channel, request, listing_pending=listing) if channel else None
+    if ts is not None and listing and not await cards.post_listing(client, channel or "", ts, request):
+        await _withdraw_unposted(ctx, client, request, channel or "", ts, reply_to, "its full list of entries")
+        return
+    if ts is None or channel is None:
         await changes.cancel_unposted(ctx, request)
-        await cards.direct_message(
-            client,
-            request.requester,
-            f"I could not post the change card for `{request.vpn_conn_id}` in <#{channel}>; nothing was sent. Invite me to the channel and try again.",
+        where = channel_link(channel) if channel else "any channel (set VPNBOT_APPROVAL_CHANNEL)"
+        text = (
+            f"I could not post the change card for {conn} in {where}; nothing was sent. "
+            "Invite me to the channel and try again."
         )
+        await cards.tell(client, request.requester, text, reply_to)
         return
     request.channel, request.card_ts = channel, ts
-    await ctx.store.save(request)
+    try:
+        await ctx.store.save(request)
+    except StoreError as error:
+        await _withdraw_unposted(ctx, client, request, channel, ts, reply_to, f"it (the state file: {error})")
+        return
+    if listing:
+        await cards.update_card(client, request)
+
+
+async def _withdraw_unposted(
+    ctx: BotContext,
+    client: AsyncWebClient,
+    request: ChangeRequest,
+    channel: str,
+    ts: str,
+    reply_to: cards.ResponseUrl | None,
+    what: str,
+) -> None:
+    """A card is in Slack but vpnbot could not post or save ``what``: the card loses its buttons, the request is
+    cancelled (nothing was sent), and the requester is told."""
+    await changes.cancel_unposted(ctx, request)
+    note = f"vpnbot could not post or save {esc_visible(what)}, so this card cannot be approved; nothing was sent."
+    await cards.update_card(client, request, status_line=note, channel=channel, ts=ts, listing_pending=True)
+    text = (
+        f"I could not post {esc_visible(what)} for `{esc_visible(request.vpn_conn_id)}`; nothing was sent. Try again."
+    )
+    await cards.tell(client, request.requester, text, reply_to)

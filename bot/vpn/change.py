@@ -359,6 +359,8 @@ def _row_to_json(row: DiffRow) -> dict[str, Any]:
         "proposed": row.proposed,
         "added": list(row.added),
         "removed": list(row.removed),
+        "size_before": row.size_before,
+        "size_after": row.size_after,
     }
 
 
@@ -370,7 +372,13 @@ def _row_from_json(data: Mapping[str, Any]) -> DiffRow:
         proposed=str(data["proposed"]),
         added=tuple(str(item) for item in data.get("added", ())),
         removed=tuple(str(item) for item in data.get("removed", ())),
+        size_before=_optional_int(data.get("size_before")),
+        size_after=_optional_int(data.get("size_after")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _canonical_json(document: Any) -> str:

@@ -19,7 +19,8 @@ UNCHANGED = "unchanged"
 
 @dataclass(frozen=True)
 class DiffRow:
-    """One changed parameter. ``added``/``removed`` list CIDRs (or SPD pairs) for set-valued parameters."""
+    """One changed parameter. For set-valued parameters (CIDR lists, SPD pairs) ``added``/``removed`` list the
+    entries and ``size_before``/``size_after`` count them; both sizes are None for a scalar."""
 
     name: str
     label: str
@@ -27,6 +28,8 @@ class DiffRow:
     proposed: str
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    size_before: int | None = None
+    size_after: int | None = None
 
 
 def diff(current: VpnSettings, proposal: Proposal) -> list[DiffRow]:
@@ -39,7 +42,7 @@ def diff(current: VpnSettings, proposal: Proposal) -> list[DiffRow]:
             continue
         before, after = current[name], proposal.value(name)
         added, removed = _set_change(before, after)
-        rows.append(DiffRow(name, label, _show(before), _show(after), added, removed))
+        rows.append(DiffRow(name, label, _show(before), _show(after), added, removed, _size(before), _size(after)))
     return rows
 
 
@@ -73,6 +76,14 @@ def not_live(proposal: Proposal, changed: tuple[str, ...], live: VpnSettings) ->
 def _show(value: Value) -> str:
     text = format_value(value)
     return text if text else "(empty)"
+
+
+def _size(value: Value) -> int | None:
+    if isinstance(value, frozenset):
+        return len(value)
+    if isinstance(value, SpdPolicy):
+        return len(value.pairs())
+    return None
 
 
 def _set_change(before: Value, after: Value) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -1,0 +1,78 @@
+"""Making any text safe to put in a Slack message.
+
+Slack reads ``<``, ``>`` and ``&`` in mrkdwn and ``text`` fields as control sequences (``<!channel>``, ``<@U..>``,
+``<https://evil|shown>``); :func:`esc` escapes them, wherever the value came from (a form, the cloud, a reason, an
+error). Characters that change how text around them is shown (bidirectional overrides, zero-width spaces, C0 and
+C1 controls) are made visible as ``\\u202e``-style escapes by :func:`visible`, so a name from the cloud cannot
+disguise itself. Mentions are built only from ids that look like Slack's (:func:`user`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{2,30}$")
+
+
+def esc(text: str) -> str:
+    """Text made safe for mrkdwn: Slack's three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control, format (bidi, zero-width), separator, private-use, surrogate or unassigned
+    character replaced by its ``\\uXXXX`` escape (a line break too: see :func:`visible_lines`)."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_shown(ch) for ch in text)
+
+
+def visible_lines(text: str) -> str:
+    """:func:`visible`, keeping line breaks (for multi-line texts the bot itself composed around a value)."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
+def _shown(ch: str) -> str:
+    if unicodedata.category(ch) not in _HIDDEN_CATEGORIES:
+        return ch
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def esc_visible(text: str) -> str:
+    """:func:`visible`, then :func:`esc`: for any value put into mrkdwn."""
+    return esc(visible(text))
+
+
+def user(user_id: str) -> str:
+    """A mention of ``user_id``, or the id escaped as text when it is not shaped like a Slack user id."""
+    return f"<@{user_id}>" if _USER_ID.match(user_id) else f"`{esc_visible(user_id[:40])}`"
+
+
+def channel(channel_id: str) -> str:
+    """A channel link, or the id escaped as text when it is not shaped like a Slack channel id."""
+    return f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else f"`{esc_visible(channel_id[:40])}`"
+
+
+def link(url: str | None, label: str) -> str:
+    """``<url|label>`` for a URL Slack gave the bot (a permalink); the plain label otherwise."""
+    if url and re.match(r"^https?://[^\s<>|]+$", url):
+        return f"<{url}|{esc(label)}>"
+    return esc(label)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a visible mark; only for texts the approver does not decide on
+    (errors, reasons): values of a change are never cut (``bot.slack.diffview``)."""
+    if len(text) <= limit:
+        return text
+    kept = max(0, limit - 40)
+    return f"{text[:kept]}… ({len(text) - kept} more characters)"
+
+
+def error_words(error: Exception, limit: int = 1500) -> str:
+    """An error's text for mrkdwn: cut visibly, hidden characters shown, escaped (cloud texts are not trusted)."""
+    return esc(visible_lines(clip(str(error), limit)))
