@@ -203,6 +203,8 @@ def test_json_round_trip_keeps_every_field() -> None:
         "proposed": "changed",
         "added": [],
         "removed": [],
+        "size_before": None,
+        "size_after": None,
     }
 
 

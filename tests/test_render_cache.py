@@ -13,6 +13,7 @@ from aiohttp import web
 from items import SEED_ITEM, item
 
 from bot.slack import blocks, cards
+from bot.tencent.listing import ConnectionListing, UnreadableConnection
 from bot.vpn import connection as connection_module
 from bot.vpn.connection import connection_from_describe, use_fingerprint_key
 
@@ -80,15 +81,26 @@ def test_a_kept_form_is_the_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_kept_list_is_the_list() -> None:
     conns = [connection_from_describe(item(unVpnConnId=f"vpnx-{n:08d}", vpnConnName=f"c{n}")) for n in range(3)]
-    listed = blocks.connection_list(conns, "in vpc-1")
-    assert blocks.connection_list(conns, "in vpc-1") == listed
+    listed = blocks.connection_list(ConnectionListing(tuple(conns)), "in vpc-1")
+    assert blocks.connection_list(ConnectionListing(tuple(conns)), "in vpc-1") == listed
     assert "*3 VPN connection(s)* in vpc-1" in str(listed)
     modifying = [connection_from_describe(item(unVpnConnId="vpnx-00000000", vpnConnName="c0", vpcConnStatus="2"))]
-    assert "modifying" in str(blocks.connection_list(modifying + conns[1:], "in vpc-1"))
+    assert "modifying" in str(blocks.connection_list(ConnectionListing((*modifying, *conns[1:])), "in vpc-1"))
     many = [connection_from_describe(item(unVpnConnId=f"vpnx-{n:08d}")) for n in range(60)]
-    long_list = blocks.connection_list(many, "")
+    long_list = blocks.connection_list(ConnectionListing(tuple(many)), "")
     assert len(long_list) == 1 + blocks.LIST_SHOWN + 1
-    assert "15 more" in str(long_list[-1])
+    assert "16 more" in str(long_list[-1])
+
+
+def test_an_unreadable_connection_is_named_and_the_others_listed() -> None:
+    conns = (connection_from_describe(item(unVpnConnId="vpnx-00000001", vpnConnName="fine")),)
+    odd = (UnreadableConnection("vpnx-<!here>", "IKESet.dhGroupName: unknown value"),)
+    listed = str(blocks.connection_list(ConnectionListing(conns, odd), ""))
+    assert "fine" in listed
+    assert "could not be read" in listed
+    assert "IKESet.dhGroupName" in listed
+    assert "<!here>" not in listed
+    assert "&lt;!here&gt;" in listed
 
 
 def test_kept_help_is_the_help() -> None:

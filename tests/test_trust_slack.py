@@ -11,7 +11,7 @@ from typing import Any
 
 import dialect
 import pytest
-from botharness import APPROVER, CHANNEL, GROUP_MEMBER, REQUESTER, SEED_CONN, Harness, card_text, harness
+from botharness import APPROVER, GROUP_MEMBER, REQUESTER, SEED_CONN, Harness, card_text, harness
 
 from bot.sim.state import SimState
 from bot.vpn.change import ChangeState
@@ -71,7 +71,8 @@ async def test_a_42_entry_list_is_shown_whole_before_approve_exists(tmp_path: Pa
         assert "10.100.1.0/24" in thread  # the removed one
         now = h.card_now(card)
         text = card_text(now)
-        assert "42 entries" in text and "1 entry" in text
+        assert "42 entries" in text
+        assert "1 entry" in text
         assert "every entry is listed in this card's thread" in text
         confirm = next(
             e["confirm"]["text"]["text"]
@@ -84,7 +85,8 @@ async def test_a_42_entry_list_is_shown_whole_before_approve_exists(tmp_path: Pa
         await h.command(f"status {_request_id(now)}")
         await h.slack.wait_for("response_url")
         status = h.ephemerals_text()
-        assert "42 entries" in status and '"table"' in status
+        assert "42 entries" in status
+        assert '"table"' in status
         await h.click("approve_change", now, APPROVER)
         await h.wait_thread_text(card, "Verified")
         if dialect.current == "v2":
@@ -102,7 +104,8 @@ async def test_a_small_list_change_shows_what_is_added_and_removed_on_the_card(t
         card = await h.propose({"userGwCidrBlock": "10.100.1.0/24\n10.100.9.0/24"})
         table = next(b for b in card["blocks"] if b["type"] == "table")
         cells = json.dumps(table)
-        assert "+ 10.100.9.0/24" in cells and "none removed" in cells
+        assert "+ 10.100.9.0/24" in cells
+        assert "none removed" in cells
         assert h.thread(card) == []  # nothing overflowed
 
 
@@ -169,7 +172,8 @@ async def test_an_edit_whose_answer_never_came_but_landed_is_reported_succeeded(
         assert final
         request = (await h.bot.context.store.in_states({ChangeState.SUCCEEDED}))[0]
         states = [t.to_state for t in request.history]
-        assert ChangeState.UNKNOWN in states and ChangeState.FAILED not in states
+        assert ChangeState.UNKNOWN in states
+        assert ChangeState.FAILED not in states
 
 
 async def test_an_edit_that_never_lands_fails_only_after_the_settle_window(tmp_path: Path) -> None:

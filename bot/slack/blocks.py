@@ -35,10 +35,11 @@ from slack_sdk.models.views import View
 
 from bot.slack import diffview
 from bot.slack.text import clip, esc, esc_visible, link, user, visible_lines
+from bot.tencent.listing import ConnectionListing
 from bot.vpn.change import ChangeRequest, ChangeState
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
-from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, format_value
+from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, edit_text, format_value
 
 Rendered = list[dict[str, Any]]
 """Blocks or a view as sent to Slack (``to_dict()`` of the models)."""
@@ -167,12 +168,8 @@ def _connection_context(connection: VpnConnection) -> ContextBlock:
 
 
 def form_text(value: Value) -> str:
-    """A value as a person edits it: one CIDR or SPD rule a line."""
-    if isinstance(value, frozenset):
-        return "\n".join(str(c) for c in sorted(value))
-    if isinstance(value, SpdPolicy):
-        return "\n".join(f"{local}: {', '.join(str(r) for r in sorted(rs))}" for local, rs in value.rules)
-    return format_value(value)
+    """A value as a person edits it: one CIDR or SPD rule a line (``propose`` knows this text unchanged)."""
+    return edit_text(value)
 
 
 INPUT_MAX = 3000
@@ -421,23 +418,27 @@ def text_message(text: str) -> Rendered:
 
 
 ListRow = tuple[str, str, str, str, str, str]
-LIST_SHOWN = 45  # with the header and the "more" line, within Slack's 50 blocks a message
+LIST_SHOWN = 44  # with the header, the unreadable and the "more" lines, within Slack's 50 blocks a message
+UNREADABLE_SHOWN = 20
 
 
-def connection_list(connections: Sequence[VpnConnection], scope: str) -> Rendered:
-    """One section a connection with an Edit button; at most 45 shown (Slack allows 50 blocks). Rendered, and kept
-    for the next identical list (the same connections in the same states)."""
+def connection_list(listing: ConnectionListing, scope: str) -> Rendered:
+    """One section a connection with an Edit button (at most 44: Slack allows 50 blocks), and one naming the
+    connections that could not be read, so one odd connection never hides the others. Rendered, and kept for the
+    next identical list (the same connections in the same states)."""
+    connections = listing.connections
     rows = tuple(
         (c.name, c.vpn_conn_id, c.status_text, c.net_status, c.vpc_id, c.vpn_gw_id) for c in connections[:LIST_SHOWN]
     )
-    return list(json.loads(_connection_list(rows, len(connections), scope)))
+    unreadable = tuple((u.vpn_conn_id or "(no id)", u.reason) for u in listing.unreadable)
+    return list(json.loads(_connection_list(rows, len(connections), unreadable, scope)))
 
 
 @functools.lru_cache(maxsize=64)
-def _connection_list(rows: tuple[ListRow, ...], total: int, scope: str) -> str:
+def _connection_list(rows: tuple[ListRow, ...], total: int, unreadable: tuple[tuple[str, str], ...], scope: str) -> str:
     """The list as JSON text (kept so, it costs the garbage collector nothing)."""
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{total} VPN connection(s)* {esc(scope)}".rstrip()))
+        SectionBlock(text=MarkdownTextObject(text=f"*{total} VPN connection(s)* {esc_visible(scope)}".rstrip()))
     ]
     for name, vpn_conn_id, status_text, net_status, vpc_id, vpn_gw_id in rows:
         line = (
@@ -448,11 +449,19 @@ def _connection_list(rows: tuple[ListRow, ...], total: int, scope: str) -> str:
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(text=clip(line, SECTION_MAX)),
-                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=vpn_conn_id),
+                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=vpn_conn_id[:2000]),
             )
         )
     if total > len(rows):
         blocks.append(text_blocks(f"…and {total - len(rows)} more: narrow with a VPC or gateway id")[0])
+    if unreadable:
+        named = "\n".join(
+            f"• `{esc_visible(conn_id[:64])}`: {esc_visible(reason[:200])}"
+            for conn_id, reason in unreadable[:UNREADABLE_SHOWN]
+        )
+        more = f"\n…and {len(unreadable) - UNREADABLE_SHOWN} more" if len(unreadable) > UNREADABLE_SHOWN else ""
+        text = f":warning: *{len(unreadable)} connection(s) could not be read* and are not listed:\n{named}{more}"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))))
     return json.dumps(dump(blocks))
 
 

@@ -76,7 +76,7 @@ async def _answer(ctx: BotContext, client: AsyncWebClient, verb: str, argument: 
             return blocks.text_message(
                 f"`{esc_visible(scope[:80])}` is neither a VPC id (`vpc-...`) nor a VPN gateway id (`vpngw-...`)."
             )
-        found = await ctx.cloud.client.list_vpn_conns(
+        found = await ctx.cloud.listing(
             vpc_id=scope if scope.startswith("vpc-") else None,
             vpn_gw_id=scope if scope.startswith("vpngw-") else None,
         )

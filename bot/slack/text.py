@@ -10,9 +10,11 @@ disguise itself. Mentions are built only from ids that look like Slack's (:func:
 from __future__ import annotations
 
 import re
-import unicodedata
 
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+from bot.vpn.params import visible
+
+__all__ = ["channel", "clip", "error_words", "esc", "esc_visible", "link", "user", "visible", "visible_lines"]
+
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{2,30}$")
 
@@ -22,24 +24,9 @@ def esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def visible(text: str) -> str:
-    """``text`` with every control, format (bidi, zero-width), separator, private-use, surrogate or unassigned
-    character replaced by its ``\\uXXXX`` escape (a line break too: see :func:`visible_lines`)."""
-    if text.isascii() and text.isprintable():
-        return text
-    return "".join(_shown(ch) for ch in text)
-
-
 def visible_lines(text: str) -> str:
     """:func:`visible`, keeping line breaks (for multi-line texts the bot itself composed around a value)."""
     return "\n".join(visible(line) for line in text.split("\n"))
-
-
-def _shown(ch: str) -> str:
-    if unicodedata.category(ch) not in _HIDDEN_CATEGORIES:
-        return ch
-    code = ord(ch)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def esc_visible(text: str) -> str:
