@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from items import SEED_ITEM, connection, item
 
-from bot.vpn.connection import CloudDataError, connection_from_describe
+from bot.slack.blocks import form_text
+from bot.vpn import edit, params
+from bot.vpn.connection import CloudDataError, VpnSettings, connection_from_describe
 from bot.vpn.diff import diff, not_live, psk_state
 from bot.vpn.edit import propose
-from bot.vpn.params import InvalidParametersError, format_value
+from bot.vpn.params import PARAMS_BY_NAME, InvalidParametersError, edit_text, format_value, parse_value
 
 
 def test_normalises_strings_sha1_and_old_block_names() -> None:
@@ -119,3 +121,121 @@ def test_a_peer_list_cannot_be_emptied() -> None:
         with pytest.raises(InvalidParametersError) as caught:
             propose(current, {name: ""})
         assert set(caught.value.problems) == {name}
+
+
+# --- unchanged values are kept as the cloud holds them, without re-checking the list rules ------------------------
+
+
+def _overlapping_current() -> VpnSettings:
+    """Settings as the cloud may hold them, breaking the list rules (overlaps) and the identity rule."""
+    return connection().settings.replace(
+        {
+            "userGwCidrBlock": parse_value(PARAMS_BY_NAME["userGwCidrBlock"], "10.0.0.0/16, 10.0.1.0/24"),
+            "spdAcl": parse_value(PARAMS_BY_NAME["spdAcl"], "10.1.0.0/16: 192.168.0.0/16, 192.168.7.0/24"),
+            "IKESet.localIdentity": "fqdn",
+            "IKESet.localFqdnName": "",
+        }
+    )
+
+
+def _no_list_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("a list rule ran on an unchanged list")
+
+    monkeypatch.setattr(params, "first_overlap", refuse)
+    monkeypatch.setattr(params, "first_self_overlap", refuse)
+
+
+def test_absent_lists_are_kept_without_a_rule_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    current = _overlapping_current()
+    _no_list_rules(monkeypatch)
+    proposal = propose(current, {"vpnConnName": "renamed", "IKESet.dhGroupName": "group14"})
+    assert proposal.changed(current) == ("vpnConnName", "IKESet.dhGroupName")
+    assert proposal.settings["userGwCidrBlock"] == current["userGwCidrBlock"]
+    assert proposal.settings["spdAcl"] == current["spdAcl"]
+
+
+def test_the_forms_own_text_is_kept_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    current = _overlapping_current()
+    parsed: list[str] = []
+
+    def recording(param: params.Param, text: str) -> params.Value:
+        parsed.append(param.name)
+        return params.parse_value(param, text)
+
+    monkeypatch.setattr(edit, "parse_value", recording)
+    _no_list_rules(monkeypatch)
+    form = {name: form_text(current[name]) for name in ("userGwCidrBlock", "spdAcl", "IKESet.localFqdnName")}
+    cli = {name: format_value(current[name]) for name in ("userGwCidrBlock", "spdAcl")}
+    for edits in (form, cli):
+        proposal = propose(current, {**edits, "vpnConnName": "renamed"})
+        assert proposal.changed(current) == ("vpnConnName",)
+    assert parsed == ["vpnConnName", "vpnConnName"]
+
+
+def test_text_that_parses_to_the_current_value_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    current = _overlapping_current()
+    _no_list_rules(monkeypatch)
+    proposal = propose(
+        current,
+        {
+            "userGwCidrBlock": "10.0.1.0/24\n\n10.0.0.0/16, 10.0.1.0/24",
+            "spdAcl": '{"10.1.0.0/16": ["192.168.7.0/24", "192.168.0.0/16"]}',
+            "IKESet.localIdentity": "FQDN",
+            "IPsecSet.pfsDhGroup": "dh-group14",
+        },
+    )
+    assert proposal.changed(current) == ("IPsecSet.pfsDhGroup",)
+
+
+def test_changed_values_meet_every_rule() -> None:
+    current = _overlapping_current()
+    with pytest.raises(InvalidParametersError) as caught:
+        propose(current, {"userGwCidrBlock": "10.0.0.0/16, 10.0.2.0/24"})
+    assert caught.value.problems == {"userGwCidrBlock": "10.0.0.0/16 overlaps 10.0.2.0/24"}
+    with pytest.raises(InvalidParametersError) as caught:
+        propose(current, {"spdAcl": "10.1.0.0/16: 192.168.0.0/16\n10.1.5.0/24: 192.168.3.0/24"})
+    assert caught.value.problems == {
+        "spdAcl": "pairs overlap: 10.1.0.0/16 -> 192.168.0.0/16 and 10.1.5.0/24 -> 192.168.3.0/24"
+    }
+    fqdn_side = connection().settings.replace({"IKESet.localIdentity": "fqdn", "IKESet.localFqdnName": "gw.example"})
+    for edits, named in (
+        ({"IKESet.localIdentity": "address", "IKESet.localAddress": ""}, "IKESet.localAddress"),
+        ({"IKESet.localFqdnName": ""}, "IKESet.localFqdnName"),
+    ):
+        with pytest.raises(InvalidParametersError) as caught:
+            propose(fqdn_side, edits)
+        assert set(caught.value.problems) == {named}
+    assert propose(current, {"IKESet.localFqdnName": "gw.example.com"}).changed(current) == ("IKESet.localFqdnName",)
+
+
+def test_an_empty_list_left_empty_is_kept() -> None:
+    current = connection().settings.replace({"userGwCidrBlock": frozenset()})
+    assert propose(current, {"userGwCidrBlock": form_text(frozenset()), "vpnConnName": "n"}).changed(current) == (
+        "vpnConnName",
+    )
+
+
+def test_a_parameter_given_twice_is_refused_even_when_unchanged() -> None:
+    current = connection().settings
+    edits = {"IPsecSet.encryptAlgorithm": str(current["IPsecSet.encryptAlgorithm"]), "IKESet.encryptAlgorithm": "null"}
+    with pytest.raises(InvalidParametersError) as caught:
+        propose(current, edits)
+    assert caught.value.problems == {"IPsecSet.encryptAlgorithm": "given more than once"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        frozenset(),
+        parse_value(PARAMS_BY_NAME["userGwCidrBlock"], "10.0.0.0/24 10.0.1.0/24 192.168.0.0/16"),
+        parse_value(
+            PARAMS_BY_NAME["spdAcl"], "10.0.0.0/16: 192.168.2.0/24, 192.168.1.0/24\n10.1.0.0/16: 172.16.0.0/12"
+        ),
+        "office-shanghai",
+        86400,
+    ],
+    ids=["empty", "cidrs", "spd", "name", "number"],
+)
+def test_edit_text_is_what_the_form_prefills(value: params.Value) -> None:
+    assert edit_text(value) == form_text(value)

@@ -17,10 +17,14 @@ from bot.vpn.params import (
     PARAMS_BY_NAME,
     InvalidParametersError,
     Kind,
+    Param,
     ParameterError,
     Value,
     canonical_name,
+    edit_text,
+    format_value,
     parse_value,
+    read_value,
     rule_problems,
 )
 
@@ -56,9 +60,18 @@ def psk_changed(current: VpnSettings, key: SecretStr | None) -> bool:
 
 
 def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
-    """Apply ``edits`` (seed name, or alias, to text) to ``current``; every problem is reported at once."""
+    """Apply ``edits`` (seed name, or alias, to text) to ``current``; every problem is reported at once.
+
+    A parameter absent from ``edits`` keeps its current value. So does one whose text is what a form pre-fills for
+    the current value (``params.edit_text`` or ``format_value``: recognised without parsing) or which parses to the
+    current value; the current key retyped keeps the key. A kept value is accepted as the cloud holds it, and the
+    rules between parameters run only where a parameter they involve changes: the list overlap checks run on a
+    changed list only, so a connection with thousands of peer CIDRs can be renamed at no cost. Every rule of the
+    seed applies to a changed value.
+    """
     problems: dict[str, str] = {}
     parsed: dict[str, Value] = {}
+    given: set[str] = set()
     key: SecretStr | None = None
     for raw_name, text in edits.items():
         try:
@@ -66,23 +79,24 @@ def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
         except ParameterError as error:
             problems[raw_name.strip() or "(empty name)"] = str(error)
             continue
-        if name in parsed or (name == PSK and key is not None):
+        if name in given:
             problems[name] = "given more than once"
             continue
+        given.add(name)
         try:
-            value = parse_value(PARAMS_BY_NAME[name], text)
+            if name == PSK:
+                key = _new_key(current, text)
+            else:
+                value = _changed_value(PARAMS_BY_NAME[name], text, current[name])
+                if value is not None:
+                    parsed[name] = value
         except ParameterError as error:
             problems[name] = str(error)
-            continue
-        if name == PSK:
-            key = SecretStr(str(value))
-        else:
-            parsed[name] = value
     merged = {**current.values, **parsed}
-    for name, message in rule_problems(merged).items():
+    for name, message in rule_problems(merged, changed=parsed.keys()).items():
         problems.setdefault(name, message)
-    cidrs_changed = merged["userGwCidrBlock"] != current["userGwCidrBlock"]
-    spd_changed = merged["spdAcl"] != current["spdAcl"]
+    cidrs_changed = "userGwCidrBlock" in parsed
+    spd_changed = "spdAcl" in parsed
     for name, changed in (("userGwCidrBlock", cidrs_changed), ("spdAcl", spd_changed)):
         if changed and not merged[name]:
             problems.setdefault(name, "cannot be emptied: change the peer networks through userGwCidrBlock or spdAcl")
@@ -93,3 +107,26 @@ def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
     if problems:
         raise InvalidParametersError(problems)
     return Proposal(current.replace(parsed), key)
+
+
+def _changed_value(param: Param, text: str, current: Value) -> Value | None:
+    """The value ``text`` gives ``param``, or None when it is the current one (then no rule of the seed applies:
+    the cloud holds it). Raises ParameterError for a changed value a rule refuses."""
+    if text == edit_text(current) or text == format_value(current):
+        return None
+    try:
+        value = parse_value(param, text)
+    except ParameterError:
+        # The cloud may hold a value its own rules no longer allow (a name with a control character): typed back
+        # as it is, it is kept. A list reads the same either way, so it is not parsed twice.
+        if param.kind not in (Kind.CIDR_LIST, Kind.SPD) and read_value(param, text) == current:
+            return None
+        raise
+    return None if value == current else value
+
+
+def _new_key(current: VpnSettings, text: str) -> SecretStr:
+    """The key typed, checked by the key's rules unless it is the current key retyped (which the cloud holds)."""
+    if current.psk_fingerprint is not None and secret_fingerprint(text) == current.psk_fingerprint:
+        return SecretStr(text)
+    return SecretStr(str(parse_value(PARAMS_BY_NAME[PSK], text)))

@@ -5,8 +5,11 @@ names are the keys everywhere: in error maps, diffs, Slack ``block_id``s and the
 exception the seed forces is the IPsec encryption algorithm, which its IKE table lists as
 ``IKESet.encryptAlgorithm``; here it is ``IPsecSet.encryptAlgorithm`` and the seed's spelling is an alias.
 
-Values are parsed from text (the CLI, a Slack form, the cloud's echo) by :func:`parse_value`, which raises
-:class:`ParameterError` with a message a person can act on. Cross-parameter rules live in :func:`rule_problems`.
+Values are parsed from text (the CLI, a Slack form) by :func:`parse_value`, which raises :class:`ParameterError`
+with a message a person can act on; the cloud's text is read by :func:`read_value`, which takes a name as the cloud
+holds it. Cross-parameter rules live in :func:`rule_problems`; the overlap checks they use are O(n log n) sweeps
+(see ``first_overlap``, ``first_self_overlap``, ``first_pair_overlap``). Free text refuses characters that are
+invisible or reorder the text around them (``UNSAFE_CATEGORIES``); :func:`visible` escapes them for display.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import enum
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -188,8 +194,31 @@ _INT_ADAPTERS: Mapping[str, TypeAdapter[int]] = {
     "IPsecSet.ipsecSaLifetimeSeconds": TypeAdapter(IpsecSaLifetimeSeconds),
     "IPsecSet.ipsecSaLifetimeTraffic": TypeAdapter(IpsecSaLifetimeTraffic),
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_FQDN_CHARS = re.compile(r"^[A-Za-z0-9._@:-]+$")
+_FQDN_CHARS = re.compile(r"[A-Za-z0-9._@:-]+")
+# Characters a person cannot see or that change how the text around them is shown: controls (C0, DEL, C1), format
+# characters (zero-width, bidirectional embeddings, overrides and isolates, BOM, soft hyphen), line and paragraph
+# separators, private use, surrogates and unassigned code points.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+_CATEGORY_WORDS: Mapping[str, str] = {
+    "Cc": "a control character",
+    "Cf": "an invisible format character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Co": "a private-use character",
+    "Cs": "a surrogate",
+    "Cn": "an unassigned code point",
+}
+# unicodedata names no control character; these are the ones a paste brings.
+_CONTROL_NAMES: Mapping[str, str] = {
+    "\x00": "NULL",
+    "\t": "CHARACTER TABULATION",
+    "\n": "LINE FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x1b": "ESCAPE",
+    "\x7f": "DELETE",
+    "\x85": "NEXT LINE",
+}
+_SHOWN_UNSAFE = 3
 
 
 class ParameterError(ValueError):
@@ -284,7 +313,10 @@ def _add_spd_rule(mapping: dict[Cidr, set[Cidr]], local_text: str, remotes: Cidr
 
 
 def parse_value(param: Param, text: str) -> Value:
-    """Parse the text form of ``param``'s value; raises ParameterError naming what is wrong."""
+    """Parse the text form of ``param``'s value as a person typed it; raises ParameterError naming what is wrong.
+
+    Every rule of the seed applies. For what the cloud reports, use :func:`read_value`.
+    """
     kind = param.kind
     if kind is Kind.CIDR_LIST:
         return parse_cidr_list(text)
@@ -308,6 +340,18 @@ def parse_value(param: Param, text: str) -> Value:
     return _parse_name(text)
 
 
+def read_value(param: Param, text: str) -> Value:
+    """Parse a value as the cloud reports it (``DescribeVpnConn``): as :func:`parse_value` does, except that the
+    connection name is taken as the cloud holds it (surrounding white space aside), whatever its length or
+    characters. The cloud accepted that name once; refusing it would leave the connection unreadable, and an
+    edit that leaves it alone sends it back unchanged (see ``bot.vpn.edit.propose``). Show it through
+    :func:`visible`.
+    """
+    if param.kind is Kind.NAME:
+        return text.strip()
+    return parse_value(param, text)
+
+
 def _parse_integer(param: Param, text: str) -> int:
     if not re.fullmatch(r"[+-]?\d{1,12}", text):
         raise ParameterError(f"{text[:40]!r} is not a whole number")
@@ -320,24 +364,38 @@ def _parse_integer(param: Param, text: str) -> int:
 
 
 def _parse_name(text: str) -> str:
+    """The seed: "可任意命名，但不得超过60个字符" (any name, at most 60 characters; counted as code points).
+
+    "Any name" is read as any text a person can see: characters that are invisible or that reorder the text
+    around them (see ``UNSAFE_CATEGORIES``) would let a name look like another in the channel and on the card.
+    The message names each such character by its code point and never echoes the name.
+    """
     if not text:
         raise ParameterError("must not be empty")
     if len(text) > VPN_CONN_NAME_MAX:
         raise ParameterError(f"is {len(text)} characters long; at most {VPN_CONN_NAME_MAX} are allowed")
-    if _CONTROL.search(text):
-        raise ParameterError("must not contain control characters or line breaks")
+    unsafe = _unsafe_characters(text)
+    if unsafe:
+        raise ParameterError(_unsafe_message(unsafe))
     return text
 
 
 def _parse_secret(text: str) -> str:
+    """The seed says only "预共享密钥" (a string): no length and no character set. Beyond it, and never echoing the
+    key: at most ``PRE_SHARED_KEY_MAX`` characters, no white space at either end (Slack and terminals lose it
+    silently) and no invisible or control characters (the key is never shown back, so nobody could tell why the
+    peer's copy does not match). Spaces inside, punctuation and non-ASCII letters are accepted."""
     if not text:
         raise ParameterError("must not be empty (leave the field out to keep the current key)")
     if len(text) > PRE_SHARED_KEY_MAX:
         raise ParameterError(f"is too long: at most {PRE_SHARED_KEY_MAX} characters")
     if text != text.strip():
         raise ParameterError("must not start or end with a space")
-    if _CONTROL.search(text):
-        raise ParameterError("must not contain control characters or line breaks")
+    if _unsafe_characters(text):
+        raise ParameterError(
+            "must not contain control or invisible characters (line breaks, tabs, zero-width or bidirectional "
+            "marks); type the key again"
+        )
     return text
 
 
@@ -351,13 +409,62 @@ def _parse_address(text: str) -> str:
 
 
 def _parse_fqdn(text: str) -> str:
+    """The seed names the field only ("本端标识" / "对端标识"); the character set is the project's."""
     if not text:
         return ""
-    if len(text) > FQDN_NAME_MAX or not _FQDN_CHARS.match(text):
+    unsafe = _unsafe_characters(text)
+    if unsafe:
+        raise ParameterError(_unsafe_message(unsafe))
+    if len(text) > FQDN_NAME_MAX or not _FQDN_CHARS.fullmatch(text):
         raise ParameterError(
             f"must be a name such as vpn.example.com (letters, digits, . - _ @ :), at most {FQDN_NAME_MAX} characters"
         )
     return text
+
+
+def _is_unsafe(character: str) -> bool:
+    return unicodedata.category(character) in UNSAFE_CATEGORIES
+
+
+def _unsafe_characters(text: str) -> dict[str, int]:
+    """Each distinct unsafe character of ``text``, with the (1-based) position of its first occurrence."""
+    found: dict[str, int] = {}
+    for position, character in enumerate(text, start=1):
+        if character not in found and _is_unsafe(character):
+            found[character] = position
+    return found
+
+
+def describe_character(character: str) -> str:
+    """``U+202E (RIGHT-TO-LEFT OVERRIDE)``: a character by code point and name (or kind, when it has no name)."""
+    name = unicodedata.name(character, "") or _CONTROL_NAMES.get(character, "")
+    if not name:
+        name = _CATEGORY_WORDS.get(unicodedata.category(character), "a character")
+    return f"U+{ord(character):04X} ({name})"
+
+
+def _unsafe_message(unsafe: Mapping[str, int]) -> str:
+    shown = [f"{describe_character(c)} at character {position}" for c, position in unsafe.items()]
+    more = len(shown) - _SHOWN_UNSAFE
+    listed = ", ".join(shown[:_SHOWN_UNSAFE]) + (f" and {more} more" if more > 0 else "")
+    return f"must not contain {listed}; remove {'it' if len(shown) == 1 else 'them'}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every unsafe character (see ``UNSAFE_CATEGORIES``) replaced by its escape, ``\\u202e`` (or
+    ``\\U000f0000`` beyond the BMP), so a name read from the cloud is shown as it is instead of being interpreted:
+    an override cannot reverse the text after it, a line separator cannot break a line, a zero-width space shows.
+    Every other character, backslashes included, is kept; text without unsafe characters comes back unchanged.
+    Pure, and linear in ``len(text)``.
+    """
+    if not any(_is_unsafe(c) for c in text):
+        return text
+    return "".join(_escape(c) if _is_unsafe(c) else c for c in text)
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def format_value(value: Value) -> str:
@@ -367,60 +474,287 @@ def format_value(value: Value) -> str:
     return str(value)
 
 
-def rule_problems(values: Mapping[str, Value]) -> dict[str, str]:
-    """The rules between parameters, checked on whatever values parsed; keys are the parameters to fix."""
+def edit_text(value: Value) -> str:
+    """A value as a person edits it in a form: one CIDR a line, SPD rules as ``local: remote, remote`` lines,
+    anything else as :func:`format_value` writes it. ``bot.slack.blocks.form_text`` renders the same text, and
+    ``propose`` recognises it unchanged without parsing it; :func:`parse_value` reads it back to ``value``."""
+    if isinstance(value, frozenset):
+        return "\n".join(str(c) for c in sorted(value, key=_key))
+    if isinstance(value, SpdPolicy):
+        return "\n".join(f"{local}: {', '.join(str(r) for r in sorted(rs, key=_key))}" for local, rs in value.rules)
+    return format_value(value)
+
+
+def rule_problems(values: Mapping[str, Value], changed: Collection[str] | None = None) -> dict[str, str]:
+    """The rules between parameters, checked on whatever values parsed; keys are the parameters to fix.
+
+    With ``changed``, a rule runs only when one of the parameters it involves is in it: values the cloud holds
+    are accepted as they are (the list overlap checks, the costly ones, run only on a changed list). Without it,
+    every rule runs on every value.
+    """
+
+    def touched(*names: str) -> bool:
+        return changed is None or any(name in changed for name in names)
+
     problems: dict[str, str] = {}
     cidrs = values.get("userGwCidrBlock")
     spd = values.get("spdAcl")
-    if isinstance(cidrs, frozenset) and isinstance(spd, SpdPolicy) and not cidrs and not spd:
+    if (
+        touched("userGwCidrBlock", "spdAcl")
+        and isinstance(cidrs, frozenset)
+        and isinstance(spd, SpdPolicy)
+        and not cidrs
+        and not spd
+    ):
         problems["userGwCidrBlock"] = "give userGwCidrBlock or spdAcl: one of them is required"
-    if isinstance(cidrs, frozenset):
+    if touched("userGwCidrBlock") and isinstance(cidrs, frozenset):
         overlap = first_overlap(cidrs)
         if overlap:
             problems["userGwCidrBlock"] = f"{overlap[0]} overlaps {overlap[1]}"
-    if isinstance(spd, SpdPolicy):
+    if touched("spdAcl") and isinstance(spd, SpdPolicy):
         pair_overlap = first_self_overlap(spd.pairs())
         if pair_overlap:
             problems["spdAcl"] = f"pairs overlap: {_pair(pair_overlap[0])} and {_pair(pair_overlap[1])}"
     for side in ("local", "remote"):
+        names = {"address": f"IKESet.{side}Address", "fqdn": f"IKESet.{side}FqdnName"}
         identity = values.get(f"IKESet.{side}Identity")
-        needed = {"address": f"IKESet.{side}Address", "fqdn": f"IKESet.{side}FqdnName"}.get(str(identity))
-        if needed is not None and values.get(needed) == "":
+        needed = names.get(str(identity))
+        if needed is not None and values.get(needed) == "" and touched(f"IKESet.{side}Identity", *names.values()):
             problems[needed] = f"required when IKESet.{side}Identity is {identity}"
     return problems
 
 
+# --- overlaps ---------------------------------------------------------------------------------------------------
+#
+# IPv4 prefixes are laminar: two overlap iff one contains the other. Inside, a CIDR is its key (network address as
+# an int, prefix length), which sorts as ipaddress sorts networks; every answer below is the one comparing every
+# pair in sorted order would give (tests/test_rules_overlap.py checks this against that reference).
+
+Pair: TypeAlias = tuple[Cidr, Cidr]
+_Key: TypeAlias = tuple[int, int]
+_PairKey: TypeAlias = tuple[int, int, int, int]
+_ALL = 0xFFFFFFFF
+_NONE = 1 << 62  # a rank no pair has: "no such pair"
+
+
+def _key(cidr: Cidr) -> _Key:
+    return int(cidr.network_address), cidr.prefixlen
+
+
+def _pair_key(pair: Pair) -> _PairKey:
+    return (*_key(pair[0]), *_key(pair[1]))
+
+
+def _last(key: _Key) -> int:
+    """The highest address of the CIDR ``key``."""
+    return key[0] | (_ALL >> key[1])
+
+
+def _overlap(a: _Key, b: _Key) -> bool:
+    return a[0] <= _last(b) and b[0] <= _last(a)
+
+
+def _contains(outer: _Key, inner: _Key) -> bool:
+    return outer[1] <= inner[1] and outer[0] <= inner[0] <= _last(outer)
+
+
+def _pairs_overlap(a: _PairKey, b: _PairKey) -> bool:
+    return _overlap((a[0], a[1]), (b[0], b[1])) and _overlap((a[2], a[3]), (b[2], b[3]))
+
+
 def first_overlap(cidrs: Iterable[Cidr]) -> tuple[Cidr, Cidr] | None:
-    """Two distinct CIDRs of ``cidrs`` that overlap, or None."""
-    ordered = sorted(cidrs)
-    for i, a in enumerate(ordered):
-        for b in ordered[i + 1 :]:
-            if a.overlaps(b):
-                return a, b
+    """The first two CIDRs of ``cidrs`` that overlap, in sorted order (``a`` before ``b``), or None.
+
+    Sorted by (network address, prefix length), the CIDRs inside ``a`` come right after ``a``: if ``a``'s
+    successor is not inside it, nothing later is. So only neighbours are compared: O(n log n) for the sort and
+    O(n) for the pass, where comparing every pair took O(n²).
+    """
+    ordered = sorted(cidrs, key=_key)
+    for a, b in pairwise(ordered):
+        if int(b.network_address) <= _last(_key(a)):
+            return a, b
     return None
 
 
-Pair: TypeAlias = tuple[Cidr, Cidr]
+class _ActiveRemotes:
+    """The remote CIDRs of the pairs whose local CIDR encloses a sweep's position, each with its pairs' ranks.
+
+    Built over every remote that may become active (``m`` distinct ones). Pairs are pushed in ascending rank and
+    popped last-in first-out, so the least rank of a remote is the first of its list. A segment tree over the
+    remotes in sorted order holds each one's least active rank. ``least_overlapping(r)`` is the least rank of an
+    active pair whose remote overlaps ``r``: the remotes inside ``r`` are one contiguous run of the sorted remotes
+    (one range query, O(log m)); those strictly enclosing ``r`` are at most one per shorter prefix length present
+    (W ≤ 32 dictionary look-ups). Push and pop are O(log m).
+    """
+
+    def __init__(self, remotes: Iterable[_Key]) -> None:
+        self._keys = sorted(set(remotes))
+        self._index = {key: i for i, key in enumerate(self._keys)}
+        self._starts = [key[0] for key in self._keys]
+        self._lengths = sorted({key[1] for key in self._keys})
+        self._ranks: list[list[int]] = [[] for _ in self._keys]
+        self._size = 1
+        while self._size < len(self._keys):
+            self._size *= 2
+        self._tree = [_NONE] * (2 * self._size)
+
+    def push(self, remote: _Key, rank: int) -> None:
+        i = self._index[remote]
+        self._ranks[i].append(rank)
+        if len(self._ranks[i]) == 1:
+            self._set(i, rank)
+
+    def pop(self, remote: _Key) -> None:
+        i = self._index[remote]
+        self._ranks[i].pop()
+        if not self._ranks[i]:
+            self._set(i, _NONE)
+
+    def least_overlapping(self, remote: _Key) -> int:
+        """The least active rank whose remote overlaps ``remote``, or ``_NONE``."""
+        start = bisect_left(self._keys, remote)
+        end = bisect_right(self._starts, _last(remote))
+        best = self._least(start, end)
+        for length in self._lengths:
+            if length >= remote[1]:
+                break
+            i = self._index.get((remote[0] & (_ALL ^ (_ALL >> length)), length))
+            if i is not None and self._ranks[i]:
+                best = min(best, self._ranks[i][0])
+        return best
+
+    def _set(self, i: int, rank: int) -> None:
+        i += self._size
+        self._tree[i] = rank
+        while i > 1:
+            i //= 2
+            self._tree[i] = min(self._tree[2 * i], self._tree[2 * i + 1])
+
+    def _least(self, start: int, end: int) -> int:
+        best = _NONE
+        start += self._size
+        end += self._size
+        while start < end:
+            if start & 1:
+                best = min(best, self._tree[start])
+                start += 1
+            if end & 1:
+                end -= 1
+                best = min(best, self._tree[end])
+            start //= 2
+            end //= 2
+        return best
+
+
+def _groups(keys: Sequence[_PairKey]) -> Iterator[tuple[_Key, range]]:
+    """The runs of sorted pair keys that share a local CIDR: (local, index range)."""
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i][:2] != keys[start][:2]:
+            yield (keys[start][0], keys[start][1]), range(start, i)
+            start = i
+
+
+def _remote(key: _PairKey) -> _Key:
+    return key[2], key[3]
+
+
+def _least_with_partner(keys: Sequence[_PairKey]) -> int | None:
+    """The index of the least of the sorted, distinct pair ``keys`` that overlaps another of them, or None.
+
+    Of two overlapping pairs, one's local encloses (or is) the other's, and that one sorts first. So the least pair
+    with a partner is found either beside a pair of its own local CIDR (a plain CIDR check of the group's sorted
+    remotes), or as the least pair of an enclosing local whose remote overlaps the remote of a pair inside it. The
+    sweep walks the locals in order with a stack of the enclosing ones; their pairs' remotes are in
+    :class:`_ActiveRemotes`. Each pair is pushed, popped and queried once: O(n (log n + W)) for n pairs and W ≤ 32
+    prefix lengths, against O(n²) for comparing every pair.
+    """
+    active = _ActiveRemotes(_remote(key) for key in keys)
+    stack: list[tuple[_Key, range]] = []
+    best = _NONE
+    for local, group in _groups(keys):
+        while stack and not _contains(stack[-1][0], local):
+            for i in reversed(stack.pop()[1]):
+                active.pop(_remote(keys[i]))
+        for i in group:
+            best = min(best, active.least_overlapping(_remote(keys[i])))
+        for i in group[:-1]:
+            if _overlap(_remote(keys[i]), _remote(keys[i + 1])):
+                best = min(best, i)
+                break
+        for i in group:
+            active.push(_remote(keys[i]), i)
+        stack.append((local, group))
+    return None if best == _NONE else best
+
+
+def _least_mine_with_partner(mine: Sequence[_PairKey], others: Sequence[_PairKey]) -> int | None:
+    """The index of the least of the sorted ``mine`` that overlaps one of the sorted ``others``, or None.
+
+    One sweep over the locals of both, as in :func:`_least_with_partner`: a pair of ``mine`` is a candidate when
+    an ``others`` pair at an enclosing (or the same) local has an overlapping remote; and a pair of ``others``
+    names the least of ``mine`` at a strictly enclosing local whose remote overlaps its own. O(n (log n + W)).
+    """
+    mine_active = _ActiveRemotes(_remote(key) for key in mine)
+    others_active = _ActiveRemotes(_remote(key) for key in others)
+    mine_groups = dict(_groups(mine))
+    others_groups = dict(_groups(others))
+    empty = range(0)
+    stack: list[tuple[_Key, range, range]] = []
+    best = _NONE
+    for local in sorted(mine_groups.keys() | others_groups.keys()):
+        while stack and not _contains(stack[-1][0], local):
+            _, mine_popped, others_popped = stack.pop()
+            for i in reversed(mine_popped):
+                mine_active.pop(_remote(mine[i]))
+            for i in reversed(others_popped):
+                others_active.pop(_remote(others[i]))
+        mine_group = mine_groups.get(local, empty)
+        others_group = others_groups.get(local, empty)
+        for i in others_group:
+            best = min(best, mine_active.least_overlapping(_remote(others[i])))
+            others_active.push(_remote(others[i]), i)
+        for i in mine_group:
+            if others_active.least_overlapping(_remote(mine[i])) != _NONE:
+                best = min(best, i)
+                break
+        for i in mine_group:
+            mine_active.push(_remote(mine[i]), i)
+        stack.append((local, mine_group, others_group))
+    return None if best == _NONE else best
 
 
 def first_pair_overlap(mine: Iterable[Pair], others: Iterable[Pair]) -> tuple[Pair, Pair] | None:
-    """A pair of ``mine`` and a pair of ``others`` covering common traffic (both sides overlap; equal pairs do)."""
-    other_list = sorted(others)
-    for a in sorted(mine):
-        for b in other_list:
-            if a[0].overlaps(b[0]) and a[1].overlaps(b[1]):
-                return a, b
-    return None
+    """A pair of ``mine`` and a pair of ``others`` covering common traffic (both sides overlap; equal pairs do),
+    or None: the least such pair of ``mine`` in sorted order, with the least of ``others`` it overlaps.
+
+    Two pairs overlap iff their locals overlap and their remotes overlap; found by a sweep (see
+    :func:`_least_mine_with_partner`) in O(n log n) for n pairs in all, then one linear pass for the partner.
+    """
+    mine_sorted = sorted(set(mine), key=_pair_key)
+    others_sorted = sorted(set(others), key=_pair_key)
+    mine_keys = [_pair_key(p) for p in mine_sorted]
+    others_keys = [_pair_key(p) for p in others_sorted]
+    least = _least_mine_with_partner(mine_keys, others_keys)
+    if least is None:
+        return None
+    return mine_sorted[least], others_sorted[_first_partner(mine_keys[least], others_keys, 0)]
 
 
 def first_self_overlap(pairs: Iterable[Pair]) -> tuple[Pair, Pair] | None:
-    """Two distinct pairs of one policy covering common traffic, or None."""
-    ordered = sorted(set(pairs))
-    for i, a in enumerate(ordered):
-        found = first_pair_overlap([a], ordered[i + 1 :])
-        if found:
-            return found
-    return None
+    """Two distinct pairs of one policy covering common traffic, or None: the least such pair in sorted order, with
+    the least pair after it that it overlaps. O(n log n) for n pairs (see :func:`_least_with_partner`)."""
+    ordered = sorted(set(pairs), key=_pair_key)
+    keys = [_pair_key(p) for p in ordered]
+    least = _least_with_partner(keys)
+    if least is None:
+        return None
+    # Every partner of the least pair with a partner sorts after it: that partner has a partner too.
+    return ordered[least], ordered[_first_partner(keys[least], keys, least + 1)]
+
+
+def _first_partner(key: _PairKey, keys: Sequence[_PairKey], start: int) -> int:
+    return next(i for i in range(start, len(keys)) if _pairs_overlap(key, keys[i]))
 
 
 def _pair(pair: Pair) -> str:
