@@ -1,13 +1,16 @@
-"""What the terminal shows: connection tables, the diff table, JSON documents and the live task progress line."""
+"""What the terminal shows: connection tables, the diff table, JSON documents and the live progress line; and the
+one thing it asks without showing: a pre-shared key (:func:`ask_secret`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import itertools
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from bot.tencent import TaskId
@@ -91,20 +94,61 @@ def param_kinds_help() -> str:
             hint = " | ".join(p.choices)
         elif p.kind is Kind.INTEGER:
             hint = f"{p.minimum}..{p.maximum if p.maximum is not None else ''} {p.unit}".rstrip()
+        elif p.kind is Kind.SECRET:
+            hint = "the new key: - (asked without echo, or a line of stdin) or @FILE; leave it out to keep it"
         else:
             hint = p.description
         lines.append(f"  {p.name:34} {hint}")
     return "\n".join(lines)
 
 
-class ProgressLine:
-    """A task's progress on a terminal: one line redrawn in place on a TTY, a line per change otherwise."""
+class SecretInputError(Exception):
+    """The key could not be asked for or was not confirmed; the text names the problem, never the key."""
 
-    def __init__(self, task_id: TaskId, stream: TextIO | None = None) -> None:
+
+def ask_secret(what: str, *, confirm: bool = True, read: Callable[[str], str] = getpass.getpass) -> str:
+    """Ask for a secret without echo (``getpass``: on ``/dev/tty``, else on stdin when it is a terminal), twice when
+    ``confirm``; an empty answer, end of input, two different answers, or a terminal whose echo cannot be turned off
+    raise SecretInputError. Ctrl-C propagates as KeyboardInterrupt."""
+    try:
+        with warnings.catch_warnings():
+            # getpass falls back to reading WITH echo (and only warns) when it cannot control the terminal.
+            warnings.simplefilter("error", getpass.GetPassWarning)
+            first = read(f"{what} (typing is not shown): ")
+            if not first:
+                raise SecretInputError(f"{what}: nothing was typed")
+            if confirm and read(f"{what} again, to confirm: ") != first:
+                raise SecretInputError(f"{what}: the two entries differ")
+    except getpass.GetPassWarning:
+        raise SecretInputError(f"{what}: cannot turn off echo on this terminal") from None
+    except EOFError:
+        raise SecretInputError(f"{what}: input ended before a key was typed") from None
+    return first
+
+
+class ProgressLine:
+    """Progress on a terminal: one line redrawn in place on a TTY, a line per change otherwise.
+
+    ``label`` names what is followed (default ``task <id>``). Off a TTY, each change is printed except to one of
+    ``ends``: the caller reports those. ``started`` (``time.monotonic`` seconds, default now) is where the shown
+    time counts from.
+    """
+
+    def __init__(
+        self,
+        task_id: TaskId,
+        stream: TextIO | None = None,
+        *,
+        label: str | None = None,
+        ends: frozenset[str] = frozenset({"succeeded", "failed", "timed_out"}),
+        started: float | None = None,
+    ) -> None:
         self.task_id = task_id
+        self.label = label if label is not None else f"task {task_id}"
+        self.ends = ends
         self.stream = stream or sys.stderr
         self.status = "submitted"
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
         self._ticker: asyncio.Task[None] | None = None
         self.live = self.stream.isatty()
 
@@ -122,15 +166,15 @@ class ProgressLine:
             self.stream.flush()
 
     async def changed(self, status: str, elapsed: float) -> None:
-        """Record a new status; off a TTY print it, unless it is the end (the caller reports that)."""
-        self.status = status
-        if not self.live and status == "running":
-            self.stream.write(f"task {self.task_id}: {status} after {elapsed:.1f}s\n")
+        """Record a status; off a TTY print it when it is new, unless it is an end (the caller reports that)."""
+        new, self.status = status != self.status, status
+        if not self.live and new and status not in self.ends:
+            self.stream.write(f"{self.label}: {status} after {elapsed:.1f}s\n")
             self.stream.flush()
 
     async def _tick(self) -> None:
         for frame in itertools.cycle(SPINNER):
             elapsed = time.monotonic() - self.started
-            self.stream.write(f"\r\033[K{frame} task {self.task_id}: {self.status} {elapsed:5.1f}s")
+            self.stream.write(f"\r\033[K{frame} {self.label}: {self.status} {elapsed:5.1f}s")
             self.stream.flush()
             await asyncio.sleep(0.2)

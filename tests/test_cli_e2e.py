@@ -33,6 +33,7 @@ def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[ThreadedS
             "VPNBOT_TASK_POLL_MAX": "0.2s",
             "VPNBOT_TASK_DEADLINE": "20s",
             "VPNBOT_CLOUD_TIMEOUT": "5s",
+            "VPNBOT_SETTLE_WINDOW": "1s",  # how long an unanswered edit is checked for (default 2m)
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -253,21 +254,31 @@ def test_5xx_on_reads_is_retried_and_the_edit_is_never_retried(
     assert main(["show", SEED_CONN]) == 0
     assert sim.received("DescribeVpnConn") == 3
     sim.faults(http5xx={MODIFY: 1})
+    started = time.monotonic()
     assert edit("vpnConnName=after-503") == 1
-    assert "503" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "503" in err
+    assert "not sent again" in err
+    assert "not applied" in err  # only once the settle window passed with the connection settled
+    assert time.monotonic() - started >= 1.0
     assert sim.received(MODIFY) == 1
     assert sim.connection(SEED_CONN)["vpnConnName"] == "office-shanghai"
 
 
-def test_an_edit_that_times_out_is_reported_unknown_and_not_resent(
+def test_an_edit_that_times_out_is_not_resent_and_is_judged_by_reads(
     sim: ThreadedSim, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The simulator still applies an edit whose client gave up (see test_cli_unanswered_edit.py): verified."""
     monkeypatch.setenv("VPNBOT_CLOUD_TIMEOUT", "0.3s")
+    monkeypatch.setenv("VPNBOT_SETTLE_WINDOW", "10s")
     sim.faults(latency={MODIFY: 1.0})
-    assert edit("vpnConnName=slow-edit") == 1
-    err = capsys.readouterr().err
-    assert "timed out" in err.lower() or "timeout" in err.lower()
+    assert edit("vpnConnName=slow-edit") == 0
+    captured = capsys.readouterr()
+    assert "no answer within 0.3 s" in captured.err
+    assert "no answer to the edit; it is not sent again; checking the connection" in captured.err
+    assert "verified: every proposed value is live" in captured.out
     assert sim.received(MODIFY) == 1
+    assert sim.connection(SEED_CONN)["vpnConnName"] == "slow-edit"
 
 
 def test_over_quota_while_following_backs_off_and_reports_the_truth(

@@ -36,6 +36,7 @@ def test_the_readme_example_runs_on_the_embedded_simulator(tmp_path: Path) -> No
     assert "userGwCidrBlock" in done.stdout
     assert "verified" in done.stdout
     assert "tencenttest" not in done.stdout + done.stderr
+    assert "visible in ps and shell history" in done.stderr  # the key was written out: it works, with a warning
 
 
 def test_missing_credentials_is_one_clear_line(tmp_path: Path) -> None:
