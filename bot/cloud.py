@@ -4,27 +4,56 @@ The client speaks ``VPNBOT_CLOUD_API`` (API 2.0, the seed's, or API 3.0) behind 
 ``open_cloud(settings, sim=True)`` starts the simulator in this process on a free loopback port with the demo world
 (or ``VPNBOT_SIM_WORLD``) and points the client at its endpoint for that dialect with the world's own credentials,
 so no Tencent Cloud account is needed.
+
+``Cloud.listing`` reads through a short :class:`~bot.tencent.ListingCache`: a flood of ``/vpn list`` costs one cloud
+read per scope every ``LISTING_TTL_SECONDS``. The client empties the cache whenever a connection may have changed
+(after an edit is sent, when a poll finds its task done), so a list right after an approved change is read afresh.
+Edits made elsewhere (the console, another bot) show at most ``LISTING_TTL_SECONDS`` late in a list; ``show``,
+the edit modal and the approval re-read (``describe_vpn_conn``) are never cached.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings
-from bot.tencent import CloudClient, Credentials, TaskFollower, TaskId, TaskState, make_client
+from bot.tencent import (
+    CloudClient,
+    ConnectionListing,
+    Credentials,
+    ListingCache,
+    TaskFollower,
+    TaskId,
+    TaskState,
+    make_client,
+)
+
+LISTING_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class Cloud:
-    """What a command needs of the cloud: the client, a follower for its tasks, and the simulator's URL if any."""
+    """What a command needs of the cloud: the client, a follower for its tasks, the simulator's URL if any, and
+    the cache of listings (emptied by the client on every change it makes, see the module's docstring)."""
 
     client: CloudClient
     follower: TaskFollower
     sim_url: str | None = None
+    listings: ListingCache = field(default_factory=lambda: ListingCache(LISTING_TTL_SECONDS))
+
+    def __post_init__(self) -> None:
+        self.client.add_change_listener(self.listings.invalidate)
+
+    async def listing(self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None) -> ConnectionListing:
+        """The connections in ``vpc_id`` / on ``vpn_gw_id`` (None: any), at most ``LISTING_TTL_SECONDS`` old unless
+        this client changed one since; concurrent calls for one scope share one cloud read."""
+        return await self.listings.get(
+            (vpc_id, vpn_gw_id), lambda: self.client.list_vpn_conns(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id)
+        )
 
 
 def credentials_from(settings: Settings) -> Credentials:

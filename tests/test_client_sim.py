@@ -59,10 +59,11 @@ async def test_edit_follow_verify_with_each_signature_method(sim: SimServer, met
 async def test_listing_with_filters_pages_through_everything(sim: SimServer) -> None:
     async with client_for(sim) as client:
         everything = await client.list_vpn_conns()
-        assert len(everything) == len(load_world(None).vpn_connections)
-        in_vpc = await client.list_vpn_conns(vpc_id="vpc-03vihbk9")
+        assert len(everything.connections) == len(load_world(None).vpn_connections)
+        assert everything.unreadable == ()
+        in_vpc = (await client.list_vpn_conns(vpc_id="vpc-03vihbk9")).connections
         assert {c.vpc_id for c in in_vpc} == {"vpc-03vihbk9"}
-        on_gateway = await client.list_vpn_conns(vpn_gw_id="vpngw-kfldykuz")
+        on_gateway = (await client.list_vpn_conns(vpn_gw_id="vpngw-kfldykuz")).connections
         assert SEED_CONN in {c.vpn_conn_id for c in on_gateway}
         assert {c.vpn_gw_id for c in on_gateway} == {"vpngw-kfldykuz"}
 

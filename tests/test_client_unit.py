@@ -303,7 +303,7 @@ async def test_list_pages_until_total_count(cloud: FakeCloud, client: VpcClient)
         return ok(totalCount="120", data=items[start : start + size])(request)
 
     cloud.on("DescribeVpnConn", page)
-    found = await client.list_vpn_conns(vpc_id="vpc-03vihbk9")
+    found = (await client.list_vpn_conns(vpc_id="vpc-03vihbk9")).connections
     assert [c.vpn_conn_id for c in found] == [f"vpnx-{i:04d}" for i in range(120)]
     assert [(r["offset"], r["limit"], r["vpcId"]) for r in cloud.requests] == [
         ("0", "50", "vpc-03vihbk9"),
@@ -314,7 +314,7 @@ async def test_list_pages_until_total_count(cloud: FakeCloud, client: VpcClient)
 
 async def test_list_stops_on_an_empty_page(cloud: FakeCloud, client: VpcClient) -> None:
     cloud.on("DescribeVpnConn", ok(totalCount=99, data=[describe_item()]), ok(totalCount=99, data=[]))
-    assert len(await client.list_vpn_conns(name="office")) == 1
+    assert len((await client.list_vpn_conns(name="office")).connections) == 1
     assert [r["vpnConnName"] for r in cloud.requests] == ["office", "office"]
 
 

@@ -426,7 +426,7 @@ async def test_list_pages_until_total_count(cloud: StandIn, client: VpcClientV3)
         return response(TotalCount=250, VpnConnectionSet=items[start : start + size])
 
     cloud.on(DESCRIBE, page)
-    found = await client.list_vpn_conns(vpc_id="vpc-03vihbk9", name="conn")
+    found = (await client.list_vpn_conns(vpc_id="vpc-03vihbk9", name="conn")).connections
     assert [c.vpn_conn_id for c in found] == [f"vpnx-{i:04d}" for i in range(250)]
     filters = [{"Name": "vpc-id", "Values": ["vpc-03vihbk9"]}, {"Name": "vpn-connection-name", "Values": ["conn"]}]
     assert [r.payload for r in cloud.received] == [
@@ -436,7 +436,7 @@ async def test_list_pages_until_total_count(cloud: StandIn, client: VpcClientV3)
 
 async def test_list_stops_on_an_empty_page(cloud: StandIn, client: VpcClientV3) -> None:
     cloud.on(DESCRIBE, ok(TotalCount=99, VpnConnectionSet=[v3_item()]), ok(TotalCount=99, VpnConnectionSet=[]))
-    assert len(await client.list_vpn_conns(vpn_gw_id="vpngw-kfldykuz")) == 1
+    assert len((await client.list_vpn_conns(vpn_gw_id="vpngw-kfldykuz")).connections) == 1
     assert client.calls[DESCRIBE] == 2
 
 

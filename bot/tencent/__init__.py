@@ -17,6 +17,7 @@ from bot.tencent.errors import (
     TransportError,
 )
 from bot.tencent.interface import DEFAULT_ENDPOINTS, CloudApi, CloudClient, make_client
+from bot.tencent.listing import ConnectionListing, ListingCache, ListingKey, UnreadableConnection
 from bot.tencent.signing import SignatureMethod
 from bot.tencent.tasks import TaskFollower, TaskId, TaskOutcome, TaskResult, TaskState, TaskStatus
 
@@ -27,7 +28,10 @@ __all__ = [
     "CloudClient",
     "CloudError",
     "CloudTimeoutError",
+    "ConnectionListing",
     "Credentials",
+    "ListingCache",
+    "ListingKey",
     "NotFoundError",
     "ResponseError",
     "ServerError",
@@ -39,6 +43,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "TransportError",
+    "UnreadableConnection",
     "VpcClient",
     "VpcClientV3",
     "make_client",

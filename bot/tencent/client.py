@@ -9,6 +9,12 @@ Secrets stay out of every log line and exception text: logs carry action names, 
 parameter names, never values or bodies; ``DescribeVpnConn`` items are normalised at once (the key becomes a
 fingerprint) and ``ModifyVpnConnEx``'s answer, which echoes the key, is reduced to its ``taskId``.
 
+Any answer is handled: whatever the endpoint sends (more than ``MAX_ANSWER_BYTES``, not UTF-8, nested 200,000 deep,
+a 5,000-digit ``taskId``, a ``code`` that is a list), the client raises a CloudError and nothing else, with a short
+text that quotes none of the answer (``bot.tencent.decoding`` reads the bytes). Only a well-formed refusal (a
+``code`` that is a number or a short text) is an ApiError; any other unreadable answer to the edit is a
+ResponseError, a TransportError: the outcome is unknown.
+
 :class:`BaseVpcClient` holds what the API 3.0 client (``bot.tencent.client_v3``) shares with this one: the retry
 policy, the per-action counter, the HTTP error mapping and the secret hygiene of every attempt.
 """
@@ -21,13 +27,15 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
+from bot.tencent.decoding import MAX_ANSWER_BYTES, MAX_NUMBER_DIGITS, NotJsonError, UnreadableJsonError, decode
 from bot.tencent.errors import (
     ApiError,
     CloudError,
@@ -37,13 +45,14 @@ from bot.tencent.errors import (
     ServerError,
     TransportError,
 )
+from bot.tencent.listing import ConnectionListing, UnreadableConnection, read_items
 from bot.tencent.signing import SignatureMethod, sign, string_to_sign
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire import DESCRIBE_LIMIT_MAX, REDACTED, describe_params, modify_params, task_params
-from bot.vpn.connection import CloudDataError, VpnConnection, connection_from_describe
+from bot.vpn.connection import VpnConnection, connection_from_describe
 from bot.vpn.edit import Proposal
 
-__all__ = ["DEFAULT_ENDPOINT", "BaseVpcClient", "Credentials", "VpcClient"]
+__all__ = ["DEFAULT_ENDPOINT", "Answer", "BaseVpcClient", "Credentials", "VpcClient"]
 
 log = logging.getLogger("bot.tencent")
 
@@ -56,6 +65,25 @@ _JITTER = 0.1
 IN_FLIGHT = 16
 _LIMITS = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
 _DETAIL_MAX = 200
+# The longest error code and codeDesc kept: the API's are under 70 characters (``InvalidParameterValue.Malformed``).
+CODE_MAX = 100
+# The longest task failure words kept, as ApiError keeps 500 characters of a message.
+TASK_MESSAGE_MAX = 500
+# A listing stops with a ResponseError past this many pages: an endpoint that ignores the offset, or claims a
+# ``totalCount`` it never reaches with full pages, must not keep the client reading forever.
+PAGES_MAX = 200
+TASK_ID_MAX = 2**63 - 1
+_MIB = 1024 * 1024
+Listener = Callable[[], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer as read: its status and its body, whole (at most ``MAX_ANSWER_BYTES``; empty for 5xx)."""
+
+    status: int
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -113,6 +141,7 @@ class BaseVpcClient(Generic[Params]):
         # request on each change (quadratic) and blocks the event loop when a thousand tasks are followed at once.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._calls: Counter[str] = Counter()
+        self._listeners: list[Listener] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self._endpoint!r}, region={self._region!r})"
@@ -133,11 +162,35 @@ class BaseVpcClient(Generic[Params]):
         """A snapshot of the number of requests sent per action, every attempt counted."""
         return Counter(self._calls)
 
+    def add_change_listener(self, listener: Listener) -> None:
+        """Call ``listener()`` whenever a connection may have changed: after each edit is sent (whatever its
+        answer) and when a poll finds a task done. For caches of what the cloud said; a listener that raises is
+        logged and ignored (the edit's answer matters more)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a change listener failed")
+
+    def _parsed(self, action: str, parse: Callable[[], T]) -> T:
+        """``parse()`` (reading an answer), with any exception but a CloudError turned into a ResponseError (never
+        chained: the exception's text may quote the answer). The readers check every type; this is the net."""
+        try:
+            return parse()
+        except CloudError:
+            raise
+        except Exception as error:
+            failure = ResponseError(action, f"the answer could not be read ({type(error).__name__})")
+        raise failure
+
     def _request(self, action: str, params: Params) -> dict[str, Any]:
         """The signed request for one attempt, as keyword arguments of ``httpx.AsyncClient.post``."""
         raise NotImplementedError
 
-    def _body(self, action: str, response: httpx.Response) -> dict[str, Any]:
+    def _body(self, action: str, answer: Answer) -> dict[str, Any]:
         """The answer's JSON object in the dialect's shape; a TransportError (or ResponseError) otherwise."""
         raise NotImplementedError
 
@@ -163,13 +216,14 @@ class BaseVpcClient(Generic[Params]):
         request = self._request(action, params)
         self._calls[action] += 1
         started = time.perf_counter()
+        hidden = [self._credentials.secret_key.get_secret_value(), self._credentials.token or "", *scrub]
         try:
-            body = self._body(action, await self._send(action, request))
+            answer = await self._send(action, request)
+            body = self._parsed(action, lambda: self._body(action, answer))
+            refusal = self._parsed(action, lambda: self._refusal(action, body, [v for v in hidden if v]))
         except CloudError as error:
             log.info("%s attempt %d: %s after %.0f ms", action, attempt, type(error).__name__, _ms(started))
             raise
-        hidden = [self._credentials.secret_key.get_secret_value(), self._credentials.token or "", *scrub]
-        refusal = self._refusal(action, body, [value for value in hidden if value])
         outcome = "ok" if refusal is None else f"code {str(refusal.code)[:60]}"
         level = logging.DEBUG if refusal is None else logging.INFO
         log.log(level, "%s attempt %d: %s in %.0f ms", action, attempt, outcome, _ms(started))
@@ -177,26 +231,36 @@ class BaseVpcClient(Generic[Params]):
             raise refusal
         return body
 
-    def _decoded(self, action: str, response: httpx.Response) -> object:
-        """The decoded JSON answer; ServerError for HTTP 5xx, TransportError when it is not JSON."""
-        status = response.status_code
+    def _decoded(self, action: str, answer: Answer) -> object:
+        """The decoded JSON answer; ServerError for HTTP 5xx, TransportError when it is not JSON (worth a retry on
+        a read: an error page, a cut-off answer), ResponseError for JSON vpnbot will not read."""
+        status = answer.status
         if status >= 500:
             raise ServerError(action, status)
-        body = _json(response)
-        if body is None:
-            raise TransportError(action, f"HTTP {status}: the answer is not JSON")
-        return body
-
-    async def _send(self, action: str, request: Mapping[str, Any]) -> httpx.Response:
         try:
-            async with self._in_flight:
-                return await self._http.post(self._endpoint, timeout=self._timeout, **request)
+            return decode(answer.content)
+        except NotJsonError as error:
+            failure: CloudError = TransportError(action, f"HTTP {status}: the answer is not JSON ({error})")
+        except UnreadableJsonError as error:
+            failure = ResponseError(action, f"HTTP {status}: the answer is JSON {error}")
+        raise failure
+
+    async def _send(self, action: str, request: Mapping[str, Any]) -> Answer:
+        """One POST, its answer read whole; past ``MAX_ANSWER_BYTES`` (decoded) a ResponseError, the rest unread."""
+        try:
+            async with (
+                self._in_flight,
+                self._http.stream("POST", self._endpoint, timeout=self._timeout, **request) as response,
+            ):
+                if response.status_code >= 500:
+                    return Answer(response.status_code, b"")
+                return Answer(response.status_code, await _bounded_content(action, response))
         except httpx.TimeoutException as error:
             unknown = "; the edit may or may not have been applied" if action in self._EDITS else ""
             failure: CloudError = CloudTimeoutError(
                 action, f"no answer within {self._timeout:g} s ({type(error).__name__}){unknown}"
             )
-        except httpx.RequestError as error:
+        except (httpx.HTTPError, httpx.StreamError) as error:
             failure = TransportError(action, f"{type(error).__name__}: {str(error)[:_DETAIL_MAX]}")
         raise failure  # outside the handler: the httpx error (its request holds the signed request) is not chained
 
@@ -237,46 +301,55 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         self._method: SignatureMethod = signature_method
 
     async def describe_vpn_conn(self, vpn_conn_id: str) -> VpnConnection:
-        """The connection ``vpn_conn_id`` (``vpnx-...``, or the numeric id); NotFoundError if there is none."""
+        """The connection ``vpn_conn_id`` (``vpnx-...``, or the numeric id); NotFoundError if there is none,
+        ResponseError (naming the field) if the cloud describes it in a way vpnbot cannot read."""
         body = await self._read(DESCRIBE, describe_params(vpn_conn_id=vpn_conn_id, limit=DESCRIBE_LIMIT_MAX))
-        found = _connections(body)
-        matching = [c for c in found if c.vpn_conn_id == vpn_conn_id]
-        if matching or len(found) == 1:
-            return (matching or found)[0]
-        raise NotFoundError(DESCRIBE, NOT_FOUND, NOT_FOUND, f"no VPN connection {vpn_conn_id}")
+        page = self._parsed(DESCRIBE, partial(_connections, body))
+        return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page, sole_item_is_it=True)
 
     async def list_vpn_conns(
         self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
-    ) -> list[VpnConnection]:
-        """Every connection matching the filters (``name`` fuzzily), reading pages of 50 until ``totalCount``."""
-        found: list[VpnConnection] = []
-        while True:
-            params = describe_params(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id, name=name, offset=len(found))
+    ) -> ConnectionListing:
+        """Every connection matching the filters (``name`` fuzzily), reading pages of 50 until ``totalCount``; an
+        item vpnbot cannot read is named in ``unreadable`` and hides nothing else."""
+        found = ConnectionListing()
+        for _ in range(PAGES_MAX):
+            params = describe_params(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id, name=name, offset=found.count)
             body = await self._read(DESCRIBE, params)
-            page = _connections(body)
-            found.extend(page)
-            if not page or len(found) >= _total_count(body, len(found)):
+            page = self._parsed(DESCRIBE, partial(_connections, body))
+            found += page
+            if not page.count or found.count >= _total_count(body, found.count):
                 return found
+        raise ResponseError(DESCRIBE, f"the listing did not end within {PAGES_MAX} pages")
 
     async def modify_vpn_conn(self, connection: VpnConnection, proposal: Proposal) -> int:
         """Send the edit once and return its ``taskId``. Never retried: on CloudTimeoutError, ServerError or
-        another TransportError the outcome is unknown, so re-read the connection before anything else."""
+        another TransportError (ResponseError included: an answer without a readable ``taskId``) the outcome is
+        unknown, so re-read the connection before anything else. ApiError only for a well-formed refusal."""
         params = modify_params(connection, proposal)
         log.info("%s %s: sending %s", MODIFY, connection.vpn_conn_id, ", ".join(sorted(params)))
         key = proposal.pre_shared_key
-        body = await self._call(MODIFY, params, attempt=1, scrub=[key.get_secret_value()] if key else [])
-        return _task_id(body)
+        try:
+            body = await self._call(MODIFY, params, attempt=1, scrub=[key.get_secret_value()] if key else [])
+        finally:
+            self._changed()
+        return self._parsed(MODIFY, partial(_task_id, body))
 
     async def task_status(self, task_id: TaskId) -> TaskState:
-        """The task's state from ``DescribeVpcTaskResult`` (status 0 succeeded, 1 failed, anything else running).
+        """The task's state from ``DescribeVpcTaskResult`` (status 0 succeeded, 1 failed, any other number running;
+        no readable status is a ResponseError).
 
         API 2.0 task ids are numbers: a string of digits is read as one, any other string raises ValueError (a
         task id of the other dialect; nothing is sent).
         """
         number = as_int(task_id)
-        if number is None:
+        if number is None or not 0 <= number <= TASK_ID_MAX:
             raise ValueError(f"an API 2.0 task id is a number, got {str(task_id)[:60]!r}")
-        return _task_state(await self._read(TASK, task_params(number)))
+        body = await self._read(TASK, task_params(number))
+        state = self._parsed(TASK, partial(_task_state, body))
+        if state.done:
+            self._changed()
+        return state
 
     def _request(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
         return {"data": self._signed(action, params)}
@@ -297,24 +370,36 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         form["Signature"] = sign(self._credentials.secret_key.get_secret_value(), text, self._method)
         return form
 
-    def _body(self, action: str, response: httpx.Response) -> dict[str, Any]:
-        """The JSON object answer; the body never reaches an exception (it may hold a key)."""
-        body = self._decoded(action, response)
+    def _body(self, action: str, answer: Answer) -> dict[str, Any]:
+        """The JSON object answer with a well-formed ``code`` (a number, or a short text); the body never reaches
+        an exception (it may hold a key)."""
+        body = self._decoded(action, answer)
         if not isinstance(body, dict) or "code" not in body:
-            status = response.status_code
-            raise ResponseError(action, f"HTTP {status}: the answer is not an API 2.0 object with a code")
+            raise ResponseError(action, f"HTTP {answer.status}: the answer is not an API 2.0 object with a code")
+        if error_code(body["code"]) is None:
+            raise ResponseError(action, f"HTTP {answer.status}: the answer's code is neither a number nor a code")
         return body
 
     def _refusal(self, action: str, body: Mapping[str, Any], scrub: list[str]) -> ApiError | None:
         return None if _is_success(body.get("code")) else _api_error(action, body, scrub)
 
 
-def _json(response: httpx.Response) -> object:
-    """The decoded body, or None when it is not JSON; the decoder's error (it holds the body) goes no further."""
-    try:
-        return response.json()
-    except ValueError:
-        return None
+async def _bounded_content(action: str, response: httpx.Response) -> bytes:
+    """The body, decoded from its ``Content-Encoding``; a ResponseError as soon as it passes ``MAX_ANSWER_BYTES``
+    (a declared ``Content-Length`` says so before anything is read)."""
+    too_big = ResponseError(action, f"the answer is larger than {MAX_ANSWER_BYTES // _MIB} MiB")
+    declared = response.headers.get("content-length", "")
+    encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+    if not encoded and declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_ANSWER_BYTES):
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _ms(started: float) -> float:
@@ -331,13 +416,33 @@ def _is_success(code: object) -> bool:
     return (type(code) is int and code == 0) or (isinstance(code, str) and code.strip() == "0")
 
 
+def error_code(raw: object) -> int | str | None:
+    """``raw`` as an API error code: a whole number, or a printable text of 1 to ``CODE_MAX`` characters (the
+    codes of both dialects); None for anything else (null, a bool, a float, a list, a 1 MB text)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and len(raw.strip()) > 0 and len(raw) <= CODE_MAX and raw.isprintable():
+        return raw
+    return None
+
+
+def words(raw: object, limit: int | None = None) -> str:
+    """``raw`` when it is text (cut at ``limit``), else empty: the cloud's words are shown only when they are words."""
+    if not isinstance(raw, str):
+        return ""
+    return raw if limit is None else raw[:limit]
+
+
 def _api_error(action: str, body: Mapping[str, Any], scrub: Iterable[str]) -> ApiError:
-    """The ApiError for an answer with a non-zero code; ``scrub`` values are masked in its texts."""
-    raw = body.get("code")
-    code: int | str = raw if isinstance(raw, int | str) and not isinstance(raw, bool) else str(raw)
+    """The ApiError for an answer with a non-zero, well-formed code; ``scrub`` values are masked in its texts."""
+    code = error_code(body.get("code"))
+    if code is None:  # _body lets no such answer through; kept so that this function stands on its own
+        raise ResponseError(action, "the answer's code is neither a number nor a code")
     hidden = [s for s in scrub if s]
-    desc = masked(str(body.get("codeDesc") or ""), hidden)
-    message = masked(str(body.get("message") or ""), hidden)
+    desc = masked(words(body.get("codeDesc")), hidden)[:CODE_MAX]
+    message = masked(words(body.get("message")), hidden)
     error = ApiError(action, code, desc, message)
     if desc.endswith(".NotFound") or error.numeric_code == 5000:
         return NotFoundError(action, code, desc, message)
@@ -351,25 +456,57 @@ def masked(text: str, hidden: Iterable[str]) -> str:
     return text
 
 
-def _connections(body: Mapping[str, Any]) -> list[VpnConnection]:
-    """The ``data[]`` items of a DescribeVpnConn answer, normalised (the raw items, with their keys, go no further)."""
+def _connections(body: Mapping[str, Any]) -> ConnectionListing:
+    """The ``data[]`` items of a DescribeVpnConn answer, normalised (the raw items, with their keys, go no further);
+    ResponseError when ``data`` is not a list."""
     items = body.get("data")
     if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        return ConnectionListing()
+    if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "data is not a list of connection objects")
-    try:
-        return [connection_from_describe(item) for item in items]
-    except CloudDataError as error:  # its message names the field, never a value that could be a key
-        raise ResponseError(DESCRIBE, str(error)) from None
+    return read_items(items, connection_from_describe, ("unVpnConnId", "vpnConnId"))
+
+
+def described(
+    action: str, not_found: str, vpn_conn_id: str, page: ConnectionListing, *, sole_item_is_it: bool = False
+) -> VpnConnection:
+    """The connection ``vpn_conn_id`` of a describe-by-id ``page`` (shared by both dialects).
+
+    ``sole_item_is_it``: a page of one item is the connection asked for, whatever id form it was asked by (API
+    2.0 takes the numeric id too). ResponseError when the connection (or an item that may be it, having no
+    readable id) cannot be read; NotFoundError (code ``not_found``) when the page does not hold it.
+    """
+    matching = [c for c in page.connections if c.vpn_conn_id == vpn_conn_id]
+    if matching:
+        return matching[0]
+    if sole_item_is_it and page.count == 1:
+        if page.connections:
+            return page.connections[0]
+        raise unreadable_error(action, vpn_conn_id, page.unreadable[0])
+    maybe = [u for u in page.unreadable if u.vpn_conn_id in (vpn_conn_id, None)]
+    if maybe:
+        raise unreadable_error(action, vpn_conn_id, maybe[0])
+    raise NotFoundError(action, not_found, not_found, f"no VPN connection {vpn_conn_id}")
+
+
+def unreadable_error(action: str, vpn_conn_id: str, item: UnreadableConnection) -> ResponseError:
+    """The ResponseError for a connection the cloud described in a way vpnbot cannot read (the reason names the
+    field, never a value)."""
+    return ResponseError(action, f"cannot read connection {vpn_conn_id[:64]}: {item.reason}")
 
 
 def as_int(raw: object) -> int | None:
-    """``raw`` as an int when it is one or a string of digits (the API sends numbers either way), else None."""
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
+    """``raw`` as an int when it is one or a string of at most ``MAX_NUMBER_DIGITS`` ASCII digits (the API sends
+    numbers either way), else None."""
+    if isinstance(raw, bool):
         return None
-    text = str(raw).strip()
-    return int(text) if text.isascii() and text.isdigit() else None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.isascii() and text.isdigit() and len(text) <= MAX_NUMBER_DIGITS:
+            return int(text)
+    return None
 
 
 def _total_count(body: Mapping[str, Any], default: int) -> int:
@@ -378,10 +515,11 @@ def _total_count(body: Mapping[str, Any], default: int) -> int:
 
 
 def _task_id(body: Mapping[str, Any]) -> int:
+    """``data.taskId``: a whole number (or a string of digits) from 0 to 2**63 - 1."""
     data = body.get("data")
     task_id = as_int(data.get("taskId")) if isinstance(data, Mapping) else None
-    if task_id is None:
-        raise ResponseError(MODIFY, "answered success without a numeric data.taskId; the edit may have been applied")
+    if task_id is None or not 0 <= task_id <= TASK_ID_MAX:
+        raise ResponseError(MODIFY, "answered success without a readable data.taskId; the edit may have been applied")
     return task_id
 
 
@@ -394,8 +532,17 @@ def _task_state(body: Mapping[str, Any]) -> TaskState:
     data = body.get("data")
     if not isinstance(data, Mapping):
         raise ResponseError(TASK, "the answer has no data object")
-    status = _TASK_STATUSES.get(as_int(data.get("status")), TaskStatus.RUNNING)
+    number = _status_number(data.get("status"))
+    if number is None:
+        raise ResponseError(TASK, "the answer has no readable data.status")
+    status = _TASK_STATUSES.get(number, TaskStatus.RUNNING)
     if status is not TaskStatus.FAILED:
         return TaskState(status)
-    words = [data.get(name) for name in _TASK_MESSAGE_FIELDS] + [body.get("message")]
-    return TaskState(status, next((w for w in words if isinstance(w, str) and w), ""))
+    said = [data.get(name) for name in _TASK_MESSAGE_FIELDS] + [body.get("message")]
+    return TaskState(status, next((text for w in said if (text := words(w, TASK_MESSAGE_MAX))), ""))
+
+
+def _status_number(raw: object) -> int | None:
+    """A task status: a whole number, or a string of digits, of at most 10 digits."""
+    number = as_int(raw)
+    return number if number is not None and abs(number) < 10**10 else None

@@ -13,24 +13,43 @@ SHA256, service ``vpc``), ``Content-Type: application/json; charset=utf-8``, ``H
 The signature's ``host`` is the endpoint's host WITHOUT its port, as for API 2.0: the server sees the ``Host``
 header (which carries the port when the endpoint has one) and signs it minus the port; for the real endpoint the
 two are the same. The body is serialised once and those very bytes are signed and sent.
+
+Any answer is handled as under API 2.0 (``bot.tencent.client``): only a ``Response.Error`` with a well-formed
+``Code`` (a short printable text) is an ApiError; an edit answered with anything else unreadable (no readable
+``RequestId``, a ``Code`` that is a number) is a ResponseError, whose outcome is unknown.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
 
-from bot.tencent.client import BaseVpcClient, Credentials, as_int, masked
+from bot.tencent.client import (
+    CODE_MAX,
+    PAGES_MAX,
+    TASK_MESSAGE_MAX,
+    Answer,
+    BaseVpcClient,
+    Credentials,
+    as_int,
+    described,
+    error_code,
+    masked,
+    words,
+)
 from bot.tencent.errors import ApiError, NotFoundError, ResponseError
+from bot.tencent.listing import ConnectionListing, read_items
 from bot.tencent.signing import TC3_CONTENT_TYPE, tc3_authorization
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire_v3 import API_VERSION, describe_payload, item_to_v2, modify_payload, task_payload
-from bot.vpn.connection import CloudDataError, VpnConnection, connection_from_describe
+from bot.vpn.connection import VpnConnection, connection_from_describe
 from bot.vpn.edit import Proposal
 
 __all__ = ["DEFAULT_ENDPOINT_V3", "SERVICE", "VpcClientV3"]
@@ -45,6 +64,9 @@ TASK = "DescribeVpcTaskResult"
 NOT_FOUND = "ResourceNotFound"
 
 _TASK_STATUSES = {"SUCCESS": TaskStatus.SUCCEEDED, "FAILED": TaskStatus.FAILED}
+# A RequestId is a UUID; anything else short and plain is accepted, as it becomes the task id shown and stored.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_STATUS_MAX = 64
 
 
 class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
@@ -82,49 +104,48 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         """The connection ``vpn_conn_id`` (``vpnx-...``); NotFoundError when the API says so or answers with no
         such item."""
         response = await self._read(DESCRIBE, describe_payload(vpn_conn_id=vpn_conn_id))
-        matching = [c for c in _connections(response) if c.vpn_conn_id == vpn_conn_id]
-        if matching:
-            return matching[0]
-        raise NotFoundError(DESCRIBE, NOT_FOUND, NOT_FOUND, f"no VPN connection {vpn_conn_id}")
+        page = self._parsed(DESCRIBE, partial(_connections, response))
+        return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page)
 
     async def list_vpn_conns(
         self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
-    ) -> list[VpnConnection]:
-        """Every connection matching the filters, reading pages of 100 until ``TotalCount``."""
-        found: list[VpnConnection] = []
-        while True:
-            payload = describe_payload(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id, name=name, offset=len(found))
+    ) -> ConnectionListing:
+        """Every connection matching the filters, reading pages of 100 until ``TotalCount``; an item vpnbot cannot
+        read is named in ``unreadable`` and hides nothing else."""
+        found = ConnectionListing()
+        for _ in range(PAGES_MAX):
+            payload = describe_payload(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id, name=name, offset=found.count)
             response = await self._read(DESCRIBE, payload)
-            page = _connections(response)
-            found.extend(page)
+            page = self._parsed(DESCRIBE, partial(_connections, response))
+            found += page
             total = as_int(response.get("TotalCount"))
-            if not page or len(found) >= (len(found) if total is None else total):
+            if not page.count or found.count >= (found.count if total is None else total):
                 return found
+        raise ResponseError(DESCRIBE, f"the listing did not end within {PAGES_MAX} pages")
 
     async def modify_vpn_conn(self, connection: VpnConnection, proposal: Proposal) -> str:
         """Send the edit once and return its ``RequestId`` (the task id). Never retried: on CloudTimeoutError,
-        ServerError or another TransportError the outcome is unknown, so re-read the connection first."""
+        ServerError or another TransportError (ResponseError included: an answer without a readable
+        ``RequestId``) the outcome is unknown, so re-read the connection first. ApiError only for a well-formed
+        refusal."""
         payload = modify_payload(connection, proposal)
         log.info("%s %s: sending %s", MODIFY, connection.vpn_conn_id, ", ".join(sorted(payload)))
         key = proposal.pre_shared_key
-        response = await self._call(MODIFY, payload, attempt=1, scrub=[key.get_secret_value()] if key else [])
-        request_id = response.get("RequestId")
-        if not isinstance(request_id, str) or not request_id:
-            raise ResponseError(MODIFY, "answered success without a RequestId; the edit may have been applied")
-        return request_id
+        try:
+            response = await self._call(MODIFY, payload, attempt=1, scrub=[key.get_secret_value()] if key else [])
+        finally:
+            self._changed()
+        return self._parsed(MODIFY, partial(_request_id, response))
 
     async def task_status(self, task_id: TaskId) -> TaskState:
         """The task's state from ``DescribeVpcTaskResult``: ``Status`` SUCCESS or FAILED (with ``Output`` as the
-        cloud's words), anything else running."""
+        cloud's words, cut at 500 characters), any other short text running; no readable ``Status`` is a
+        ResponseError."""
         response = await self._read(TASK, task_payload(task_id))
-        status = response.get("Status")
-        if not isinstance(status, str):
-            raise ResponseError(TASK, "the answer has no Status")
-        state = _TASK_STATUSES.get(status.strip().upper(), TaskStatus.RUNNING)
-        if state is not TaskStatus.FAILED:
-            return TaskState(state)
-        output = response.get("Output")
-        return TaskState(state, output if isinstance(output, str) else "")
+        state = self._parsed(TASK, partial(_task_state, response))
+        if state.done:
+            self._changed()
+        return state
 
     def _request(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -152,27 +173,27 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
             headers["X-TC-Token"] = self._credentials.token
         return {"content": body, "headers": headers}
 
-    def _body(self, action: str, response: httpx.Response) -> dict[str, Any]:
-        """The ``Response`` object of the answer; the body never reaches an exception (it may hold a key)."""
-        decoded = self._decoded(action, response)
+    def _body(self, action: str, answer: Answer) -> dict[str, Any]:
+        """The ``Response`` object of the answer, its ``Error`` (if any) with a well-formed ``Code``; the body
+        never reaches an exception (it may hold a key)."""
+        decoded = self._decoded(action, answer)
         inner = decoded.get("Response") if isinstance(decoded, dict) else None
         if not isinstance(inner, dict):
-            status = response.status_code
-            raise ResponseError(action, f"HTTP {status}: the answer is not an API 3.0 object with a Response")
+            raise ResponseError(action, f"HTTP {answer.status}: the answer is not an API 3.0 object with a Response")
         error = inner.get("Error")
-        if error is not None and not (isinstance(error, Mapping) and isinstance(error.get("Code"), str)):
-            raise ResponseError(action, "the answer's Response.Error has no Code")
+        if error is not None and not (isinstance(error, Mapping) and isinstance(error_code(error.get("Code")), str)):
+            raise ResponseError(action, "the answer's Response.Error has no readable Code")
         return inner
 
     def _refusal(self, action: str, body: Mapping[str, Any], scrub: list[str]) -> ApiError | None:
         error = body.get("Error")
         if not isinstance(error, Mapping):
             return None
-        code = masked(str(error.get("Code")), scrub)
-        message = masked(str(error.get("Message") or ""), scrub)
+        code = masked(str(error.get("Code")), scrub)[:CODE_MAX]
+        message = masked(words(error.get("Message")), scrub)
         request_id = body.get("RequestId")
         if isinstance(request_id, str):
-            log.info("%s refused with %s, RequestId %s", action, code[:60], request_id[:60])
+            log.info("%s refused with %s, RequestId %r", action, code[:60], request_id[:60])
         kind = NotFoundError if _is_not_found(code) else ApiError
         return kind(action, code, code, message)
 
@@ -185,15 +206,29 @@ def _is_not_found(code: str) -> bool:
     return code.split(".", 1)[0] == NOT_FOUND or code.rsplit(".", 1)[-1].endswith("NotFound")
 
 
-def _connections(response: Mapping[str, Any]) -> list[VpnConnection]:
+def _connections(response: Mapping[str, Any]) -> ConnectionListing:
     """The ``VpnConnectionSet`` items, normalised through the API 2.0 item shape (the raw items, with their keys,
-    go no further)."""
+    go no further); ResponseError when ``VpnConnectionSet`` is not a list."""
     items = response.get("VpnConnectionSet")
     if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        return ConnectionListing()
+    if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "VpnConnectionSet is not a list of connection objects")
-    try:
-        return [connection_from_describe(item_to_v2(item)) for item in items]
-    except CloudDataError as error:  # its message names the field, never a value that could be a key
-        raise ResponseError(DESCRIBE, str(error)) from None
+    return read_items(items, lambda item: connection_from_describe(item_to_v2(item)), ("VpnConnectionId",))
+
+
+def _request_id(response: Mapping[str, Any]) -> str:
+    request_id = response.get("RequestId")
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+        raise ResponseError(MODIFY, "answered success without a readable RequestId; the edit may have been applied")
+    return request_id
+
+
+def _task_state(response: Mapping[str, Any]) -> TaskState:
+    status = response.get("Status")
+    if not isinstance(status, str) or len(status) > _STATUS_MAX:
+        raise ResponseError(TASK, "the answer has no readable Status")
+    state = _TASK_STATUSES.get(status.strip().upper(), TaskStatus.RUNNING)
+    if state is not TaskStatus.FAILED:
+        return TaskState(state)
+    return TaskState(state, words(response.get("Output"), TASK_MESSAGE_MAX))

@@ -2,7 +2,8 @@
 
 ``slack/``, ``cli.py`` and ``cloud.py`` hold a :class:`CloudClient` and never ask which dialect is behind it:
 both speak the seed's parameter names (``bot.vpn``), raise the same errors (``bot.tencent.errors``) and follow the
-same policy (reads retried with backoff, the edit sent once). The only visible difference is the task id: an int
+same policy (reads retried with backoff, the edit sent once), and raise nothing but CloudError whatever the cloud
+answers. The only visible difference is the task id: an int
 under API 2.0, the edit's ``RequestId`` string under API 3.0 (:data:`~bot.tencent.tasks.TaskId`), and the action
 names ``calls`` counts.
 """
@@ -10,12 +11,14 @@ names ``calls`` counts.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Literal, Protocol, Self, TypeAlias
 
 import httpx
 
 from bot.tencent.client import DEFAULT_ENDPOINT, Credentials, VpcClient
 from bot.tencent.client_v3 import DEFAULT_ENDPOINT_V3, VpcClientV3
+from bot.tencent.listing import ConnectionListing
 from bot.tencent.signing import SignatureMethod
 from bot.tencent.tasks import TaskId, TaskState
 from bot.vpn.connection import VpnConnection
@@ -40,19 +43,27 @@ class CloudClient(Protocol):
         """The API action that edits a connection (``ModifyVpnConnEx`` or ``ModifyVpnConnectionAttribute``)."""
         ...
 
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever a connection may have changed (after an edit is sent, whatever its answer;
+        when a poll finds a task done), to empty caches of what the cloud said."""
+        ...
+
     async def describe_vpn_conn(self, vpn_conn_id: str) -> VpnConnection:
-        """The connection ``vpn_conn_id``; NotFoundError if there is none."""
+        """The connection ``vpn_conn_id``; NotFoundError if there is none, ResponseError (naming the field, never
+        a value) if the cloud describes it in a way vpnbot cannot read."""
         ...
 
     async def list_vpn_conns(
         self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
-    ) -> list[VpnConnection]:
-        """Every connection matching the filters, all pages read."""
+    ) -> ConnectionListing:
+        """Every connection matching the filters, all pages read: the readable ones, and the unreadable ones named
+        (one unreadable item hides nothing else)."""
         ...
 
     async def modify_vpn_conn(self, connection: VpnConnection, proposal: Proposal) -> TaskId:
-        """Send the edit exactly once and return the id of the task that applies it. On CloudTimeoutError,
-        ServerError or another TransportError the outcome is unknown: re-read the connection before anything."""
+        """Send the edit exactly once and return the id of the task that applies it. ApiError means a well-formed
+        refusal (nothing changed); on CloudTimeoutError, ServerError or another TransportError (ResponseError
+        included: an answer that cannot be read) the outcome is unknown: re-read the connection before anything."""
         ...
 
     async def task_status(self, task_id: TaskId) -> TaskState:

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.vpn.connection import CloudDataError, VpnConnection, VpnSettings
+from bot.vpn.connection import CIDRS_MAX, TEXT_MAX, CloudDataError, VpnConnection, VpnSettings, readable_id
 from bot.vpn.edit import PSK, Proposal
 from bot.vpn.params import IKE_PARAMS, IPSEC_PARAMS, PARAMS_BY_NAME, Cidr, Kind, Param, SpdPolicy
 
@@ -112,16 +112,35 @@ def to_v3_enum(name: str, value: str) -> str:
 def from_v3_enum(name: str, field: str, raw: object) -> str:
     """The seed's value for API 3.0's ``raw`` in ``field`` (the seed parameter ``name``), case-insensitively.
 
-    Raises CloudDataError naming ``field`` when the seed's parameter has no such value (``SM4``, ``SHA-256``...).
+    Raises CloudDataError naming ``field`` when the seed's parameter has no such value (``SM4``, ``SHA-256``...),
+    or ``raw`` is not text at all.
     """
-    text = str(raw).strip().upper()
+    if not isinstance(raw, str) or len(raw) > TEXT_MAX:
+        raise _unusable(field, "not text")
+    text = raw.strip().upper()
     value = _FROM_V3.get(text, text.lower())
     if value not in PARAMS_BY_NAME[name].choices:
         shown = text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
         raise CloudDataError(
-            f"DescribeVpnConnections returned {field} {shown!r}, which the seed's {name} cannot express"
+            f"DescribeVpnConnections returned {field} {shown!r}, which the seed's {name} cannot express",
+            f"{field} holds a value the seed's {name} cannot express",
         )
     return value
+
+
+def _unusable(field: str, why: str) -> CloudDataError:
+    reason = f"unusable {field} ({why})"
+    return CloudDataError(f"DescribeVpnConnections returned an {reason}", reason)
+
+
+def _text(item: Mapping[str, Any], field: str, where: str = "") -> str:
+    """A text field: absent or null is empty; anything but text of at most ``TEXT_MAX`` characters is refused."""
+    raw = item.get(field)
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or len(raw) > TEXT_MAX:
+        raise _unusable(f"{where}{field}", "not text")
+    return raw
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
@@ -131,11 +150,14 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
     """A ``VpnConnectionSet`` item of ``DescribeVpnConnections`` in the shape of an API 2.0 ``DescribeVpnConn``
     item (see the module's docstring for the decisions). The pre-shared key is passed on as ``preSharedKey`` for
     ``connection_from_describe`` to fingerprint and drop. Raises CloudDataError naming the API 3.0 field that is
-    missing, malformed or not expressible with the seed's parameters.
+    missing, malformed or not expressible with the seed's parameters (fields it passes on as they are, such as
+    ``VpnConnectionName`` and the lifetimes, ``connection_from_describe`` checks, under the seed's names).
     """
     for required in ("VpnConnectionId", "VpcId", "VpnGatewayId"):
-        if not isinstance(item.get(required), str) or not item[required]:
-            raise CloudDataError(f"DescribeVpnConnections returned no {required}")
+        if not item.get(required):
+            raise CloudDataError(f"DescribeVpnConnections returned no {required}", f"no {required}")
+        if not isinstance(item[required], str) or readable_id(item[required]) is None:
+            raise _unusable(required, "not an id")
     local, remote = _spd_cidrs(item.get(SPD_SET))
     result: dict[str, Any] = {
         "unVpnConnId": item["VpnConnectionId"],
@@ -145,15 +167,15 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
         "sourceCidr": local,
         "destinationCidr": remote,
         "vpcConnStatus": _status(item.get("State")),
-        "netStatus": str(item.get("NetStatus") or "").lower(),
-        "createTime": str(item.get("CreatedTime") or ""),
+        "netStatus": _text(item, "NetStatus").lower(),
+        "createTime": _text(item, "CreatedTime"),
         "IKESet": _ike_set(_block(item, IKE_BLOCK)),
         "IPsecSet": _ipsec_set(_block(item, IPSEC_BLOCK)),
     }
     optional = {
-        "unUserGwId": item.get("CustomerGatewayId"),
+        "unUserGwId": _text(item, "CustomerGatewayId"),
         "preSharedKey": item.get("PreShareKey"),
-        "vpnProto": str(item.get("VpnProto") or "").lower(),
+        "vpnProto": _text(item, "VpnProto").lower(),
     }
     result.update({key: value for key, value in optional.items() if value})
     return result
@@ -162,30 +184,34 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
 def _status(state: object) -> int:
     if state is None or state == "":
         return _NO_STATE_STATUS
-    return STATE_TO_STATUS.get(str(state).strip().upper(), _UNKNOWN_STATE_STATUS)
+    if not isinstance(state, str) or len(state) > TEXT_MAX:
+        raise _unusable("State", "not text")
+    return STATE_TO_STATUS.get(state.strip().upper(), _UNKNOWN_STATE_STATUS)
 
 
 def _block(item: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     block = item.get(name)
     if not isinstance(block, Mapping):
-        raise CloudDataError(f"DescribeVpnConnections returned no {name}")
+        raise CloudDataError(f"DescribeVpnConnections returned no {name}", f"no {name}")
     return block
 
 
 def _ike_set(block: Mapping[str, Any]) -> dict[str, Any]:
-    version = block.get("IKEVersion")
-    if version not in (None, "") and str(version).strip().upper() != "IKEV1":
-        shown = str(version)[:_SHOWN_MAX]
+    version = _text(block, "IKEVersion", f"{IKE_BLOCK}.")
+    if version and version.strip().upper() != "IKEV1":
+        shown = version[:_SHOWN_MAX]
         raise CloudDataError(
-            f"DescribeVpnConnections returned {IKE_BLOCK}.IKEVersion {shown!r}: the seed's parameters express IKEv1 only"
+            f"DescribeVpnConnections returned {IKE_BLOCK}.IKEVersion {shown!r}: the seed's parameters express IKEv1 only",
+            f"{IKE_BLOCK}.IKEVersion is not IKEv1, the only version the seed's parameters express",
         )
     return _seed_block(block, IKE_BLOCK, IKE_PARAMS, IKE_FIELDS)
 
 
 def _ipsec_set(block: Mapping[str, Any]) -> dict[str, Any]:
     result = _seed_block(block, IPSEC_BLOCK, IPSEC_PARAMS, IPSEC_FIELDS)
-    if block.get("SecurityProto"):
-        result["securityProto"] = str(block["SecurityProto"]).lower()
+    proto = _text(block, "SecurityProto", f"{IPSEC_BLOCK}.")
+    if proto:
+        result["securityProto"] = proto.lower()
     return result
 
 
@@ -212,19 +238,25 @@ def _spd_cidrs(raw: object) -> tuple[list[str], list[str]]:
     if raw is None:
         return [], []
     if not isinstance(raw, list):
-        raise CloudDataError(f"DescribeVpnConnections returned a {SPD_SET} that is not a list")
+        raise _unusable(SPD_SET, "not a list")
+    if len(raw) > CIDRS_MAX:
+        raise _unusable(SPD_SET, f"more than {CIDRS_MAX} entries")
     local: set[str] = set()
     remote: set[str] = set()
     for entry in raw:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("LocalCidrBlock"), str):
-            raise CloudDataError(f"DescribeVpnConnections returned a {SPD_SET} entry without a LocalCidrBlock")
+            raise _unusable(SPD_SET, "an entry without a LocalCidrBlock")
         remotes = entry.get("RemoteCidrBlock") or []
         if isinstance(remotes, str):
             remotes = [remotes]
         if not isinstance(remotes, list) or not all(isinstance(r, str) for r in remotes):
-            raise CloudDataError(f"DescribeVpnConnections returned a {SPD_SET} RemoteCidrBlock that is not a list")
+            raise _unusable(SPD_SET, "a RemoteCidrBlock that is not a list of CIDRs")
+        if len(remotes) > CIDRS_MAX:
+            raise _unusable(SPD_SET, f"a RemoteCidrBlock of more than {CIDRS_MAX} entries")
         local.add(entry["LocalCidrBlock"])
         remote.update(remotes)
+        if len(remote) > CIDRS_MAX:
+            raise _unusable(SPD_SET, f"more than {CIDRS_MAX} RemoteCidrBlock entries")
     return sorted(local), sorted(remote)
 
 

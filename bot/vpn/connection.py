@@ -4,12 +4,17 @@
 under ``IPsecSet`` or ``IPSECArr``, ``sha1`` where the input enum says ``sha``, no ``spdAcl`` (the SPD is
 ``sourceCidr`` x ``destinationCidr``) and the current pre-shared key in plain text. :func:`connection_from_describe`
 absorbs all of that; the key survives only as a keyed fingerprint, good for "changed or not" and nothing else.
+
+The item is the cloud's answer, so nothing about it is trusted: every field is checked for its type and size (a 1 MB
+name, a 100,000-entry CIDR list, a status of 10**5000 or a field the decoder marked unreadable are refused), and
+whatever goes wrong reading it is a :class:`CloudDataError` whose ``reason`` names the field and never a value.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -27,7 +32,7 @@ from bot.vpn.params import (
     SpdPolicy,
     Value,
     parse_cidr,
-    parse_value,
+    read_value,
 )
 
 # Fingerprints are keyed by a secret, so a fingerprint says nothing about the key itself. Random per process unless
@@ -57,15 +62,41 @@ CONN_STATUS_TEXT: Mapping[int, str] = {
 }
 IKE_BLOCKS = ("IKESet", "IKEArr")
 IPSEC_BLOCKS = ("IPsecSet", "IPSECArr")
+CIDRS_MAX = 1000
+"""The most CIDRs one side of a connection may list: more cannot be shown to an approver (Slack's limits)."""
+TEXT_MAX = 255
+"""The longest text field read (names, addresses, times); the seed's own longest value, an FQDN, is 255."""
+STATUS_MAX = 2**31 - 1
+_NUMBER_MAX = 10**40  # a whole number read as text; larger ones are not data (str() refuses past 4300 digits)
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def secret_fingerprint(secret: str) -> str:
-    """A keyed digest of ``secret``: equal secrets give equal fingerprints within this process."""
-    return hmac.new(_fingerprint_key, secret.encode(), hashlib.sha256).hexdigest()[:32]
+    """A keyed digest of ``secret``: equal secrets give equal fingerprints within this process. Any ``str`` is
+    accepted, even one holding a lone surrogate (JSON's ``"\\ud800"``)."""
+    return hmac.new(_fingerprint_key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
 class CloudDataError(ValueError):
-    """The cloud described a connection in a way vpnbot cannot read; names the field, never a secret."""
+    """The cloud described a connection in a way vpnbot cannot read; never holds a secret.
+
+    ``str()`` names the field and may quote a short, cut value (``'SM4'``); ``reason`` is a short text that names
+    the field and never a value, for places that show the cloud's data to others (a listing, an error card).
+    Not a ``CloudError`` (``bot.vpn`` knows nothing of the clients): the clients wrap it in a ``ResponseError``.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
+
+
+def readable_id(raw: object) -> str | None:
+    """``raw`` as a resource id (``vpnx-ol6bcqp0``, or a numeric API 2.0 id) when it reads as one, else None."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 2**63:
+        return str(raw)
+    if isinstance(raw, str) and _ID.fullmatch(raw):
+        return raw
+    return None
 
 
 @dataclass(frozen=True)
@@ -132,21 +163,40 @@ class VpnConnection:
 
 
 def connection_from_describe(item: Mapping[str, Any]) -> VpnConnection:
-    """Normalise one ``data[]`` item of ``DescribeVpnConn``; raises CloudDataError naming an unreadable field.
+    """Normalise one ``data[]`` item of ``DescribeVpnConn``; raises CloudDataError (and nothing else, whatever the
+    item holds) naming an unreadable field.
 
     An item read before, unchanged, gives the same (immutable) object again without parsing it: the last
     ``READ_KEPT`` are kept, by a keyed digest of the item (it holds the key, which is neither kept nor derivable).
     """
-    digest = hashlib.blake2b(repr(item).encode(), key=_fingerprint_key[:64], digest_size=20).digest()
-    known = _READ.get(digest)
-    if known is not None:
+    digest = _digest(item)
+    if digest is not None and (known := _READ.get(digest)) is not None:
         _READ.move_to_end(digest)
         return known
-    connection = _connection(item)
-    _READ[digest] = connection
-    while len(_READ) > READ_KEPT:
-        _READ.popitem(last=False)
-    return connection
+    try:
+        connection = _connection(item)
+    except CloudDataError:
+        raise
+    except Exception as error:  # the item is untrusted input: nothing it holds may escape as another exception
+        reason = f"unreadable item ({type(error).__name__})"
+        failure = CloudDataError(f"DescribeVpnConn returned an {reason}", reason)
+    else:
+        if digest is not None:
+            _READ[digest] = connection
+            while len(_READ) > READ_KEPT:
+                _READ.popitem(last=False)
+        return connection
+    raise failure  # outside the handler: the error's text may quote the item
+
+
+def _digest(item: Mapping[str, Any]) -> bytes | None:
+    """The item's keyed digest; None when it has no ``repr`` (a number past 4300 digits, nesting too deep): such
+    an item is read, to name the field at fault, and not kept."""
+    try:
+        text = repr(item)
+    except Exception:
+        return None
+    return hashlib.blake2b(text.encode(), key=_fingerprint_key[:64], digest_size=20).digest()
 
 
 def _connection(item: Mapping[str, Any]) -> VpnConnection:
@@ -165,26 +215,31 @@ def _connection(item: Mapping[str, Any]) -> VpnConnection:
             values[name] = _read(name, ike.get(field_name))
         elif block == "IPsecSet":
             values[name] = _read(name, ipsec.get(field_name))
-    psk = item.get("preSharedKey")
-    settings = VpnSettings(values, secret_fingerprint(str(psk)) if psk else None)
+    psk = _text(item, "preSharedKey", limit=None)
+    settings = VpnSettings(values, secret_fingerprint(psk) if psk else None)
     return VpnConnection(
         vpc_id=_id(item, "unVpcId", "vpcId"),
         vpn_gw_id=_id(item, "unVpnGwId", "vpnGwId"),
         vpn_conn_id=_id(item, "unVpnConnId", "vpnConnId"),
         settings=settings,
-        vpc_name=str(item.get("vpcName", "")),
-        vpn_gw_name=str(item.get("vpnGwName", "")),
-        user_gw_id=str(item.get("unUserGwId") or item.get("userGwId") or ""),
-        user_gw_name=str(item.get("userGwName", "")),
-        vpn_gw_address=str(item.get("vpnGwAddress", "")),
-        user_gw_address=str(item.get("userGwAddress", "")),
-        status=_int(item.get("vpcConnStatus", 6), "vpcConnStatus"),
-        net_status=str(item.get("netStatus", "")),
-        create_time=str(item.get("createTime", "")),
-        encap_mode=str(ipsec.get("encapMode", "")),
-        security_proto=str(ipsec.get("securityProto", "")),
+        vpc_name=_text(item, "vpcName"),
+        vpn_gw_name=_text(item, "vpnGwName"),
+        user_gw_id=_text(item, "unUserGwId") or _text(item, "userGwId"),
+        user_gw_name=_text(item, "userGwName"),
+        vpn_gw_address=_text(item, "vpnGwAddress"),
+        user_gw_address=_text(item, "userGwAddress"),
+        status=_status(item.get("vpcConnStatus", 6)),
+        net_status=_text(item, "netStatus"),
+        create_time=_text(item, "createTime"),
+        encap_mode=_text(ipsec, "encapMode", "IPsecSet.encapMode"),
+        security_proto=_text(ipsec, "securityProto", "IPsecSet.securityProto"),
         source_cidrs=sources,
     )
+
+
+def _unusable(name: str, why: str = "") -> CloudDataError:
+    reason = f"unusable {name}" + (f" ({why})" if why else "")
+    return CloudDataError(f"DescribeVpnConn returned an {reason}", reason)
 
 
 def _block(item: Mapping[str, Any], names: tuple[str, ...]) -> Mapping[str, Any]:
@@ -194,7 +249,8 @@ def _block(item: Mapping[str, Any], names: tuple[str, ...]) -> Mapping[str, Any]
             block = block[0] if block else {}
         if isinstance(block, Mapping):
             return block
-    raise CloudDataError(f"DescribeVpnConn returned no {' or '.join(names)} block")
+    reason = f"no {' or '.join(names)} block"
+    raise CloudDataError(f"DescribeVpnConn returned {reason}", reason)
 
 
 def _read(name: str, raw: Any) -> Value:
@@ -202,32 +258,67 @@ def _read(name: str, raw: Any) -> Value:
     if raw is None:
         if param.kind in (Kind.ADDRESS, Kind.FQDN):
             return ""
-        raise CloudDataError(f"DescribeVpnConn returned no {name}")
+        raise CloudDataError(f"DescribeVpnConn returned no {name}", f"no {name}")
+    raw = _digits(raw)
+    if not isinstance(raw, str):
+        raise _unusable(name, "not text or a whole number")
+    if len(raw) > TEXT_MAX:
+        raise _unusable(name, f"longer than {TEXT_MAX} characters")
     try:
-        return parse_value(param, str(raw))
+        return read_value(param, raw)
     except ParameterError as error:
-        raise CloudDataError(f"DescribeVpnConn returned an unusable {name}: {error}") from None
+        raise CloudDataError(f"DescribeVpnConn returned an unusable {name}: {error}", f"unusable {name}") from None
 
 
 def _cidr_tuple(item: Mapping[str, Any], key: str) -> tuple[Cidr, ...]:
     raw = item.get(key) or []
     if isinstance(raw, str):
         raw = [raw]
+    if not isinstance(raw, list):
+        raise _unusable(key, "not a list")
+    if len(raw) > CIDRS_MAX:
+        raise _unusable(key, f"more than {CIDRS_MAX} entries")
+    if not all(isinstance(c, str) and len(c) <= TEXT_MAX for c in raw):
+        raise _unusable(key, "an entry that is not a CIDR")
     try:
-        return tuple(sorted({parse_cidr(str(c)) for c in raw}))
+        return tuple(sorted({parse_cidr(c) for c in raw}))
     except ParameterError as error:
-        raise CloudDataError(f"DescribeVpnConn returned an unusable {key}: {error}") from None
+        raise CloudDataError(f"DescribeVpnConn returned an unusable {key}: {error}", f"unusable {key}") from None
 
 
 def _id(item: Mapping[str, Any], preferred: str, fallback: str) -> str:
-    value = item.get(preferred) or item.get(fallback)
-    if not value:
-        raise CloudDataError(f"DescribeVpnConn returned no {preferred}")
-    return str(value)
+    raw = item.get(preferred) or item.get(fallback)
+    if not raw:
+        raise CloudDataError(f"DescribeVpnConn returned no {preferred}", f"no {preferred}")
+    value = readable_id(raw)
+    if value is None:
+        raise _unusable(preferred, "not an id")
+    return value
 
 
-def _int(raw: Any, name: str) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise CloudDataError(f"DescribeVpnConn returned a non-numeric {name}") from None
+def _text(item: Mapping[str, Any], key: str, name: str | None = None, *, limit: int | None = TEXT_MAX) -> str:
+    """A text field: absent or null is empty, a whole number reads as its digits, anything else is refused."""
+    raw = _digits(item.get(key))
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise _unusable(name or key, "not text")
+    if limit is not None and len(raw) > limit:
+        raise _unusable(name or key, f"longer than {limit} characters")
+    return raw
+
+
+def _digits(raw: object) -> object:
+    """A whole number of sane size as its digits (the API sends numbers as text or as numbers); ``raw`` else."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and -_NUMBER_MAX < raw < _NUMBER_MAX:
+        return str(raw)
+    return raw
+
+
+def _status(raw: Any) -> int:
+    """``vpcConnStatus``: a whole number (or a string of digits) from 0 to 2**31 - 1."""
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 10:
+        raw = int(raw.strip())
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= STATUS_MAX:
+        raise _unusable("vpcConnStatus", "not a status number")
+    return raw
