@@ -36,6 +36,8 @@ def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(item, key)
 
 
+INPUT_FIELDS = {"initial_value", "value", "private_metadata", "action_id", "block_id", "callback_id"}
+"""What Slack never renders as mrkdwn: a form's own text (shown as typed), ids and metadata."""
 _ALLOWED_SEQUENCE = re.compile(
     r"^(@U0[A-Z]+|!date\^\d+\^[^|>]*\|[^>]*|#C0[A-Z0-9]+|https?://127\.0\.0\.1[^|>]*\|[^>]*)$"
 )
@@ -46,7 +48,9 @@ def unescaped_sequences(h: Harness) -> list[str]:
     found: list[str] = []
     known_users = {REQUESTER, APPROVER, GROUP_MEMBER}
     for call in h.slack.calls():
-        for _, text in _strings(call.args):
+        for key, text in _strings(call.args):
+            if key in INPUT_FIELDS:
+                continue
             if "\u202e" in text or "\u200b" in text or "\x85" in text:
                 found.append(f"{call.method}: hidden character in {text[:80]!r}")
             for sequence in re.findall(r"<([^<>]*)>", text):
@@ -122,7 +126,7 @@ async def test_hostile_strings_reach_slack_only_escaped(tmp_path: Path, monkeypa
         # A hostile name from the form, then withdrawn with a hostile reason.
         card = await h.propose({"vpnConnName": HOSTILE_NAME})
         await h.click("reject_change", card, REQUESTER)
-        (opened,) = await h.slack.wait_for("views.open", count=2)
+        opened = (await h.slack.wait_for("views.open", count=2))[-1]
         await _submit_reason(h, opened, HOSTILE)
         await h.wait_thread_text(card, "withdrew")
         # A hostile reject reason from an approver.
@@ -137,12 +141,16 @@ async def test_hostile_strings_reach_slack_only_escaped(tmp_path: Path, monkeypa
             await h.command(words)
         await h.slack.wait_for("response_url", count=3)
         view = await h.open_form()
+        name_field = next(b for b in view["blocks"] if b.get("block_id") == "vpnConnName")
+        assert name_field["element"]["initial_value"] == "evil\\u202e<!channel>\\u200b"  # NEL: white space, cut
+        h.sim.state._connections[SEED_CONN]["vpnConnName"] = "office-shanghai"
         # A failed task whose text echoes the new key and a hostile link.
         h.sim.state.update_faults({"taskOutcome": "failed"})
         card = await h.propose({"vpnConnName": "clean-name", "preSharedKey": NEW_PSK})
         await h.click("approve_change", card, APPROVER)
-        final = await h.wait_thread_text(card, "failed")
+        final = await h.wait_thread_text(card, "failed after")
         assert "&lt;!channel&gt;" in final
+        assert "(redacted)" in final
         assert NEW_PSK not in json.dumps([c.args for c in h.slack.calls()])
         request = next(r for r in await h.bot.context.store.in_states({ChangeState.FAILED}))
         assert NEW_PSK not in request.outcome_message
@@ -164,7 +172,7 @@ async def test_an_edit_whose_answer_never_came_but_landed_is_reported_succeeded(
     """VPNBOT_CLOUD_TIMEOUT 1 s, the cloud applies the edit after 2 s: unknown first, then succeeded from reads."""
     async with harness(tmp_path, vpnbot_cloud_timeout="1s", vpnbot_settle_window="20s") as h:
         card = await h.propose({"vpnConnName": "landed-late"})
-        h.sim.state.update_faults({"latency": {dialect.code("edit_action"): 2.0}})
+        h.sim.state.update_faults({"latency": {"ModifyVpnConnEx": 2.0}})
         await h.click("approve_change", card, APPROVER)
         await h.wait_thread_text(card, "No answer to")
         final = await h.wait_thread_text(card, "the change is live", seconds=20)
@@ -179,7 +187,7 @@ async def test_an_edit_whose_answer_never_came_but_landed_is_reported_succeeded(
 async def test_an_edit_that_never_lands_fails_only_after_the_settle_window(tmp_path: Path) -> None:
     async with harness(tmp_path, vpnbot_cloud_timeout="1s", vpnbot_settle_window="2s") as h:
         card = await h.propose({"vpnConnName": "never-lands"})
-        h.sim.state.update_faults({"latency": {dialect.code("edit_action"): 30.0}})
+        h.sim.state.update_faults({"latency": {"ModifyVpnConnEx": 30.0}})
         await h.click("approve_change", card, APPROVER)
         unknown_at = await h.wait_thread_text(card, "No answer to")
         assert unknown_at
@@ -221,7 +229,7 @@ async def test_when_the_card_and_the_direct_message_fail_the_requester_hears_it_
 async def test_open_requests_per_requester_are_capped(tmp_path: Path) -> None:
     async with harness(tmp_path, vpnbot_max_open_per_user=1) as h:
         await h.propose({"vpnConnName": "first-open"})
-        other = next(c["vpnConnId"] for c in h.sim.state.connections() if c["vpnConnId"] != SEED_CONN)
+        other = next(c["unVpnConnId"] for c in h.sim.state.connections() if c["unVpnConnId"] != SEED_CONN)
         view = await h.open_form(other)
         await h.submit(view, {"vpnConnName": "second-open"})
         await h.slack.wait_until(
@@ -240,3 +248,22 @@ async def test_removal_from_an_approver_group_counts_at_once(tmp_path: Path) -> 
         await h.click("approve_change", card, GROUP_MEMBER)
         await h.slack.wait_until(lambda: "cannot approve" in h.ephemerals_text(), what="the refusal", timeout=5)
         assert h.sim.state.received(dialect.code("edit_action")) == 0
+
+
+async def test_a_connection_whose_lists_exceed_a_slack_input_can_still_change_its_dh_group(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        item = h.sim.state._connections[SEED_CONN]
+        item["sourceCidr"] = [f"10.{n}.0.0/24" for n in range(1, 5)]
+        item["destinationCidr"] = [f"172.16.{n}.0/24" for n in range(250)]
+        view = await h.open_form()
+        kinds = {b.get("block_id"): b["type"] for b in view["blocks"]}
+        assert kinds["userGwCidrBlock"] == "section"
+        assert kinds["spdAcl"] == "section"
+        assert kinds["IKESet.dhGroupName"] == "input"
+        assert "too long for a Slack input" in json.dumps(view)
+        card = await h.submit_and_wait(view, {"IKESet.dhGroupName": "group24"})
+        assert "IKESet.dhGroupName" in card_text(card)
+        assert "userGwCidrBlock" not in card_text(card)
+        await h.click("approve_change", card, APPROVER)
+        await h.wait_thread_text(card, "Verified")
+        assert len(h.connection()["destinationCidr"]) == 250

@@ -34,7 +34,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack import diffview
-from bot.slack.text import clip, esc, esc_visible, link, user, visible_lines
+from bot.slack.text import clip, esc, esc_visible, link, user, visible, visible_lines
 from bot.tencent.listing import ConnectionListing
 from bot.vpn.change import ChangeRequest, ChangeState
 from bot.vpn.connection import VpnConnection
@@ -208,7 +208,11 @@ def _input(param: Param, connection: VpnConnection) -> Block:
     elif param.kind is Kind.SECRET:
         element = PlainTextInputElement(action_id=name, placeholder="Leave empty to keep the current key")
     else:
+        # A name from the cloud may hold characters that hide or reorder text: the form shows them as escapes
+        # (and the modal takes that text back as "unchanged").
         text = form_text(current) if current is not None else ""
+        if param.kind is Kind.NAME:
+            text = visible(text)
         multiline = param.kind in (Kind.CIDR_LIST, Kind.SPD)
         element = PlainTextInputElement(
             action_id=name,

@@ -19,7 +19,7 @@ from bot.slack import blocks, cards, changes, diffview
 from bot.slack.blocks import INPUT_MAX
 from bot.slack.context import BotContext, Draft
 from bot.slack.text import channel as channel_link
-from bot.slack.text import clip, error_words, esc_visible, link
+from bot.slack.text import clip, error_words, esc_visible, link, visible
 from bot.store import OpenRequestExistsError, StoreError, TooManyOpenRequestsError
 from bot.tencent import CloudError
 from bot.vpn.change import ChangeRequest, is_request_id
@@ -29,6 +29,7 @@ from bot.vpn.params import PARAMS, InvalidParametersError
 
 log = logging.getLogger("bot.slack")
 ID_MAX = 64  # no Slack or Tencent Cloud id is longer; keeps private_metadata within Slack's 3000 characters
+NAME = "vpnConnName"
 NO_CHANGE = "Nothing to change: every value is what the connection has now. Edit at least one field."
 
 
@@ -148,7 +149,9 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         edits = submitted_edits(view.get("state", {}).get("values", {}))
         # Slack's inputs hold at most 3000 characters; a longer value did not come from the form.
         oversized = {n: f"is longer than {INPUT_MAX} characters" for n, text in edits.items() if len(text) > INPUT_MAX}
-        wanted = {n: t for n, t in edits.items() if n not in oversized}
+        wanted = _unchanged_names_dropped(
+            {n: t for n, t in edits.items() if n not in oversized}, draft.connection.name
+        )
         # Validating and diffing hundreds of CIDRs is CPU work: done off the loop, so other acks are not held.
         outcome = await asyncio.to_thread(_review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl)
         if isinstance(outcome, dict) or oversized:
@@ -229,6 +232,13 @@ def _errors_for_form(problems: Mapping[str, str]) -> dict[str, str]:
         target = name if name in names else "vpnConnName"
         errors[target] = (errors[target] + "; " if target in errors else "") + message
     return {name: clip(message, 1900) for name, message in errors.items()}
+
+
+def _unchanged_names_dropped(edits: Mapping[str, str], current_name: str) -> dict[str, str]:
+    """The form shows a cloud name with hidden characters as escapes (``visible``); that text sent back is no edit."""
+    if edits.get(NAME) == visible(current_name) != current_name:
+        return {n: t for n, t in edits.items() if n != NAME}
+    return dict(edits)
 
 
 def _review(
