@@ -657,6 +657,15 @@ async def expire(ctx: BotContext, request: ChangeRequest) -> None:
     await cards.update_card(ctx.client, request)
 
 
+async def sweep(ctx: BotContext) -> None:
+    """The sweeper's round: while the state file cannot be written, probe it until it can (``/healthz`` turns 200
+    again by itself); expire pending requests past their TTL; show ends whose final reply Slack did not take."""
+    if ctx.store.fault is not None:
+        await ctx.store.wait_writable(poll_seconds=1.0)
+    await expire_due(ctx)
+    await redraw_ends(ctx)
+
+
 async def expire_due(ctx: BotContext) -> int:
     """Expire every pending request past its TTL; how many."""
     due = await ctx.store.expired(ctx.clock())
