@@ -4,21 +4,28 @@ What a caller (and an auditor) may rely on:
 
 - **Never created.** The state file at ``VPNBOT_STATE_PATH`` must exist; a missing one is a one-line error with
   exit status 2, and no file is made. It is opened read-only (``Store.open(..., read_only=True)``), while the bot
-  runs or not: nothing is written to the state file or beside it (no key file is created). The audit needs no
-  key: it never holds one.
+  runs or not: nothing is written to the state file or beside it (no key file is created).
+- **Checked with the store key.** The chain is keyed (an HMAC under a key derived from the store key, which is not
+  in the state file), so checking it needs that key: ``VPNBOT_STORE_KEY``, or the key file beside the state file.
+  Without either the log is still listed, with a one-line warning, and the status is 2; ``--verify`` says what to
+  set and exits 2. A key other than the bot's is named as such (records "made with another store key"), not as
+  tampering of every record.
 - **One line per record** (oldest first): sequence number, time (UTC, ISO 8601), request id, connection, actor,
   action (``created`` or ``FROM->TO``) and a short detail: the parameter names a request changes, the task id,
   the outcome or the reason. Text that came from people (a reason, an actor) is shown with control characters
   escaped, so a record cannot forge extra lines or drive the terminal.
 - ``--json``: a JSON array of every record exactly as stored (``AuditRecord.to_json()``: the hashed body plus
   ``hash``), which lets anyone recompute the chain independently.
-- ``--verify``: checks the hash chain and the recorded head (``Store.verify_audit``). Intact: prints
+- ``--verify``: checks the keyed hash chain and the recorded head (``Store.check_audit``). Intact: prints
   ``audit log intact: N records, head HASH`` and exits 0. Otherwise prints each problem, each naming the record
-  (edited, removed, reordered, cut off the end, unreadable), and exits 1. With ``--json`` the verdict is one JSON
-  object: ``{"intact": true, "records": N, "head": HASH}`` or ``{"intact": false, "problems": [...]}``.
+  (edited or re-hashed without the key, removed, reordered, cut off the end, unreadable), and exits 1. Records an
+  older vpnbot wrote with its unkeyed hash are not tampering: they are named in a ``note:`` line saying what
+  protects them (a keyed record written after them) and since when. With ``--json`` the verdict is one JSON
+  object: ``{"intact": true, "records": N, "head": HASH}`` (plus ``"notes": [...]`` when there are notes) or
+  ``{"intact": false, "problems": [...]}``.
 - **Exit status**: 0 the log was listed (or verified) and is intact; 1 it is not intact (a listing still prints
-  every readable record and warns on stderr; a record that cannot be read at all stops the listing); 2 bad usage
-  or a state file that is missing or cannot be opened.
+  every readable record and warns on stderr; a record that cannot be read at all stops the listing); 2 bad usage,
+  a state file that is missing or cannot be opened, or no store key to check the log with.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.store import AUDIT_GENESIS, AuditRecord, Store, StoreError
+from bot.store import AUDIT_GENESIS, AuditRecord, AuditVerdict, Store, StoreError, StoreKeyError
 
 __all__ = [
     "EXIT_INTACT",
@@ -140,22 +147,26 @@ def audit_json(records: Sequence[AuditRecord]) -> str:
     return json.dumps([record.to_json() for record in records], indent=2, ensure_ascii=False)
 
 
-def verdict_text(records: Sequence[AuditRecord], problems: Sequence[str]) -> str:
-    """``--verify``'s report: the intact line, or one line per problem and a count."""
+def verdict_text(records: Sequence[AuditRecord], problems: Sequence[str], notes: Sequence[str] = ()) -> str:
+    """``--verify``'s report: the intact line (and any notes), or one line per problem and a count."""
     if not problems:
         head = records[-1].hash if records else AUDIT_GENESIS
-        return f"audit log intact: {len(records)} records, head {head}"
+        lines = [f"audit log intact: {len(records)} records, head {head}"]
+        lines += [f"note: {printable(note)}" for note in notes]
+        return "\n".join(lines)
     lines = [f"problem: {printable(problem)}" for problem in problems]
+    lines += [f"note: {printable(note)}" for note in notes]
     lines.append(f"audit log NOT intact: {len(problems)} problem{'s' if len(problems) != 1 else ''} found")
     return "\n".join(lines)
 
 
-def verdict_json(records: Sequence[AuditRecord], problems: Sequence[str]) -> str:
+def verdict_json(records: Sequence[AuditRecord], problems: Sequence[str], notes: Sequence[str] = ()) -> str:
     """``--verify --json``'s report, one JSON object."""
+    extra = {"notes": list(notes)} if notes else {}
     if not problems:
         head = records[-1].hash if records else AUDIT_GENESIS
-        return json.dumps({"intact": True, "records": len(records), "head": head})
-    return json.dumps({"intact": False, "problems": list(problems)}, indent=2, ensure_ascii=False)
+        return json.dumps({"intact": True, "records": len(records), "head": head, **extra})
+    return json.dumps({"intact": False, "problems": list(problems), **extra}, indent=2, ensure_ascii=False)
 
 
 async def run_audit(state_path: Path, key: str | None, *, as_json: bool, verify: bool, out: TextIO, err: TextIO) -> int:
@@ -166,7 +177,15 @@ async def run_audit(state_path: Path, key: str | None, *, as_json: bool, verify:
         print(f"vpnbot: {error}", file=err)
         return EXIT_USAGE
     async with store:
-        problems = await store.verify_audit()
+        verdict: AuditVerdict | None = None
+        unchecked = ""
+        try:
+            verdict = await store.check_audit()
+        except StoreKeyError as error:
+            unchecked = str(error)
+            if verify:
+                print(f"vpnbot: {unchecked}", file=err)
+                return EXIT_USAGE
         records: list[AuditRecord] = []
         try:
             records = await store.audit_log()
@@ -177,17 +196,23 @@ async def run_audit(state_path: Path, key: str | None, *, as_json: bool, verify:
                 )
                 return EXIT_NOT_INTACT
     if verify:
-        print(verdict_json(records, problems) if as_json else verdict_text(records, problems), file=out)
+        assert verdict is not None
+        render = verdict_json if as_json else verdict_text
+        print(render(records, verdict.problems, verdict.notes), file=out)
+        return EXIT_INTACT if verdict.intact else EXIT_NOT_INTACT
+    text = audit_json(records) if as_json else render_log(records)
+    if text:
+        print(text, file=out)
     else:
-        text = audit_json(records) if as_json else render_log(records)
-        if text:
-            print(text, file=out)
-        else:
-            print("vpnbot: the audit log is empty", file=err)
-        if problems:
-            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-            print(f"vpnbot: the audit log is NOT intact ({count}): run vpnbot audit --verify", file=err)
-    return EXIT_NOT_INTACT if problems else EXIT_INTACT
+        print("vpnbot: the audit log is empty", file=err)
+    if verdict is None:
+        print(f"vpnbot: the audit log was listed, not checked: {unchecked}", file=err)
+        return EXIT_USAGE
+    if verdict.problems:
+        count = f"{len(verdict.problems)} problem{'s' if len(verdict.problems) != 1 else ''}"
+        print(f"vpnbot: the audit log is NOT intact ({count}): run vpnbot audit --verify", file=err)
+        return EXIT_NOT_INTACT
+    return EXIT_INTACT
 
 
 def _open_existing(state_path: Path, key: str | None) -> Store:

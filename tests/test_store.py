@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
+import itertools
 import json
 import os
 import sqlite3
@@ -29,7 +31,9 @@ from bot.store import (
     StoreClosedError,
     StoreError,
     StoreKeyError,
+    TooManyOpenRequestsError,
     UnknownRequestError,
+    audit_key_id,
     key_file_path,
     verify_chain,
 )
@@ -143,6 +147,58 @@ async def test_a_connection_has_at_most_one_open_request(store: Store) -> None:
     await store.create(again, None)
     assert await store.open_request_for("vpnx-ol6bcqp0") == again
     assert len([r for r in await store.audit_log() if r.action == "created"]) == 3
+
+
+MINUTES = itertools.count(1)
+
+
+def by(requester: str, conn_id: str) -> ChangeRequest:
+    """A request of ``requester``'s, made a minute after the last one (so oldest-first order is known)."""
+    req = new_request(conn_id, now=T0 + timedelta(minutes=next(MINUTES)))
+    req.requester = requester
+    return req
+
+
+async def test_a_requester_holds_at_most_the_limit_of_open_requests(store: Store) -> None:
+    held = [by("U01A", f"vpnx-held{n:04d}") for n in range(3)]
+    for req in held:
+        await store.create(req, None, max_open_per_requester=3)
+    with pytest.raises(TooManyOpenRequestsError) as caught:
+        await store.create(by("U01A", "vpnx-fourth01"), None, max_open_per_requester=3)
+    assert caught.value.requests == held
+    assert caught.value.limit == 3
+    assert "U01A already has 3 open change requests" in str(caught.value)
+    assert all(r.id in str(caught.value) for r in held)
+    assert await store.open_request_for("vpnx-fourth01") is None
+    assert len(await store.audit_log()) == 3  # the refusal wrote nothing
+    # others are not counted, nor is a limit not asked for
+    await store.create(by("U01B", "vpnx-other001"), None, max_open_per_requester=3)
+    await store.create(by("U01A", "vpnx-nolimit1"), None)
+    # the connection's own open request is named first, whoever holds it
+    with pytest.raises(OpenRequestExistsError):
+        await store.create(by("U01A", held[0].vpn_conn_id), None, max_open_per_requester=1)
+    # an ended request frees its place; an approved one still holds it
+    await store.claim(held[0].id, [S.PENDING], S.APPROVED, actor="U02", at=T0)
+    await store.claim(held[1].id, [S.PENDING], S.REJECTED, actor="U02", at=T0)
+    await store.claim(held[2].id, [S.PENDING], S.CANCELLED, actor="U01A", at=T0)
+    await store.create(by("U01A", "vpnx-fourth01"), None, max_open_per_requester=3)
+    with pytest.raises(TooManyOpenRequestsError) as caught:
+        await store.create(by("U01A", "vpnx-fifth001"), None, max_open_per_requester=3)
+    assert [r.vpn_conn_id for r in caught.value.requests] == [held[0].vpn_conn_id, "vpnx-nolimit1", "vpnx-fourth01"]
+    with pytest.raises(ValueError, match="at least 1"):
+        await store.create(by("U01C", "vpnx-zero0001"), None, max_open_per_requester=0)
+
+
+async def test_the_limit_is_checked_in_the_same_write(store: Store) -> None:
+    """Twenty requests at once from one person, each for another connection, under a limit of 3: exactly three are
+    stored (the check and the write are one transaction on the one worker)."""
+    requests = [by("U01A", f"vpnx-race{n:04d}") for n in range(20)]
+    results = await asyncio.gather(
+        *(store.create(r, None, max_open_per_requester=3) for r in requests), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 3
+    assert all(isinstance(r, TooManyOpenRequestsError) for r in results if r is not None)
+    assert len(await store.in_states([S.PENDING])) == 3
 
 
 async def test_create_refuses_what_is_not_a_new_pending_request(store: Store) -> None:
@@ -454,18 +510,22 @@ async def test_the_audit_chain_is_intact_and_key_free(path: Path) -> None:
             (6, a, "vpnbot", "submitting->running"),
         ]
         assert records[0].prev_hash == AUDIT_GENESIS
+        audit_key = store.derived_key("audit-chain")
         for before, record in zip([None, *records], records, strict=False):
             assert record.prev_hash == (before.hash if before else AUDIT_GENESIS)
             body = {k: v for k, v in record.to_json().items() if k != "hash"}
+            assert body["key_id"] == audit_key_id(audit_key)
             canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            assert record.hash == hashlib.sha256((record.prev_hash + canonical).encode()).hexdigest()
+            assert record.hash == hmac.new(audit_key, (record.prev_hash + canonical).encode(), "sha256").hexdigest()
+            assert record.hash != hashlib.sha256((record.prev_hash + canonical).encode()).hexdigest()
         assert records[0].detail["psk_changed"] is True
         assert [row["name"] for row in records[0].detail["diff"]] == ["vpnConnName", "preSharedKey"]
         assert records[4].detail == {"decider": "U03", "reason": "not now"}
         assert records[5].detail == {"task_id": 4242}
         assert all(r.vpn_conn_id in ("vpnx-ol6bcqp0", "vpnx-other001") for r in records)
         assert psk not in json.dumps([r.to_json() for r in records])
-        assert verify_chain(records) == []
+        assert verify_chain(records, key=audit_key) == []
+        assert verify_chain(records, key=b"another key" * 3) != []
         assert await store.verify_audit() == []
     finally:
         await store.aclose()
@@ -488,7 +548,7 @@ async def test_an_edited_record_is_named(path: Path) -> None:
     assert problems == ["record 2: hash mismatch, its content was changed after it was written"]
 
 
-async def test_an_edited_record_with_a_recomputed_hash_breaks_the_next_link(path: Path) -> None:
+async def test_an_edited_record_with_a_recomputed_plain_hash_is_named(path: Path) -> None:
     await write_some_history(path, unique_key())
     record = json.loads(table(path, "audit")["000000000003"])
     record["detail"]["conn_name"] = "forged"
@@ -497,8 +557,9 @@ async def test_an_edited_record_with_a_recomputed_hash_breaks_the_next_link(path
     record["hash"] = hashlib.sha256((record["prev_hash"] + canonical).encode()).hexdigest()
     execute(path, "UPDATE audit SET value = ? WHERE key = ?", json.dumps(record), "000000000003")
     problems = await problems_after(path)
-    assert len(problems) == 1
-    assert problems[0].startswith("record 4: prev_hash does not match the hash of record 3")
+    assert problems[0] == "record 3: hash mismatch, its content was changed after it was written"
+    assert problems[1].startswith("record 4: prev_hash does not match the hash of record 3")
+    assert len(problems) == 2
 
 
 async def test_a_deleted_record_is_named(path: Path) -> None:
@@ -549,7 +610,7 @@ async def test_an_unreadable_record_is_named(path: Path) -> None:
 async def test_close_stops_every_thread_and_later_calls_fail_cleanly(path: Path) -> None:
     before = set(threading.enumerate())
     store = Store.open(path)
-    assert len(set(threading.enumerate()) - before) == 2  # the worker and sqlitedict's connection thread
+    assert len(set(threading.enumerate()) - before) == 1  # the worker, nothing else
     req = new_request()
     await store.create(req, None)
     pending = asyncio.gather(*(store.get(req.id) for _ in range(20)))
