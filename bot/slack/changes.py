@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.slack import cards
 from bot.slack.blocks import slack_date
@@ -155,17 +155,8 @@ async def submit(ctx: BotContext, request: ChangeRequest) -> None:
         return
     except CloudError as error:
         why = await _cloud_text(ctx, request, str(error), live)
-        request = await _durably(
-            ctx,
-            request,
-            lambda: ctx.store.claim(
-                request.id,
-                {ChangeState.SUBMITTING},
-                ChangeState.UNKNOWN,
-                actor=BOT,
-                at=ctx.clock(),
-                outcome_message=f"No answer to the edit: {why}",
-            ),
+        request = await _claim_durably(
+            ctx, request, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN, outcome_message=f"No answer to the edit: {why}"
         )
         await cards.update_card(ctx.client, request)
         await cards.thread_post(
@@ -177,18 +168,8 @@ async def submit(ctx: BotContext, request: ChangeRequest) -> None:
         await reconcile(ctx, request)
         return
     now = ctx.clock()
-    request = await _durably(
-        ctx,
-        request,
-        lambda: ctx.store.claim(
-            request.id,
-            {ChangeState.SUBMITTING},
-            ChangeState.RUNNING,
-            actor=BOT,
-            at=now,
-            task_id=task_id,
-            task_started_at=now,
-        ),
+    request = await _claim_durably(
+        ctx, request, {ChangeState.SUBMITTING}, ChangeState.RUNNING, at=now, task_id=task_id, task_started_at=now
     )
     await cards.update_card(ctx.client, request)
     ctx.spawn(follow(ctx, request, proposal), f"follow-{request.id}")
@@ -205,6 +186,32 @@ async def _not_sent_for_store(ctx: BotContext, request: ChangeRequest, error: St
     )
     await ctx.store.wait_writable()
     await _fail(ctx, request, ChangeState.APPROVED, f"vpnbot could not save the approval ({error}); nothing was sent.")
+
+
+async def _claim_durably(
+    ctx: BotContext,
+    request: ChangeRequest,
+    expected: set[ChangeState],
+    to: ChangeState,
+    *,
+    at: datetime | None = None,
+    **changes: Any,
+) -> ChangeRequest:
+    """``Store.claim`` by the bot, through :func:`_durably`. A retry that finds the request already moved to ``to``
+    is the earlier attempt having been committed after all (an fsync error can report a commit that landed)."""
+    attempts = 0
+
+    async def write() -> ChangeRequest:
+        nonlocal attempts
+        attempts += 1
+        try:
+            return await ctx.store.claim(request.id, expected, to, actor=BOT, at=at or ctx.clock(), **changes)
+        except ClaimConflictError as conflict:
+            if attempts > 1 and conflict.request.state is to:
+                return conflict.request
+            raise
+
+    return await _durably(ctx, request, write)
 
 
 async def _durably(ctx: BotContext, request: ChangeRequest, write: Callable[[], Awaitable[T]]) -> T:
@@ -365,20 +372,15 @@ async def _finish(
     """Save the end (retried while the state file cannot be written), then show it. ``text`` is mrkdwn whose
     values are escaped; ``message`` is plain text for the card and the audit log."""
     try:
-        request = await _durably(
+        request = await _claim_durably(
             ctx,
             request,
-            lambda: ctx.store.claim(
-                request.id,
-                {ChangeState.RUNNING, ChangeState.UNKNOWN},
-                to,
-                actor=BOT,
-                at=ctx.clock(),
-                finished_at=ctx.clock(),
-                outcome_message=message,
-                not_live=not_live or [],
-                final_reply=f"{text} {user(request.requester)}",
-            ),
+            {ChangeState.RUNNING, ChangeState.UNKNOWN},
+            to,
+            finished_at=ctx.clock(),
+            outcome_message=message,
+            not_live=not_live or [],
+            final_reply=f"{text} {user(request.requester)}",
         )
     except ClaimConflictError:
         log.info("%s was finished elsewhere", request.id)
@@ -442,13 +444,7 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
     window (``VPNBOT_SETTLE_WINDOW`` past ``VPNBOT_CLOUD_TIMEOUT``, counted from sending) agree that the values are
     not live; otherwise it stays ``unknown``, said so, and is checked again at the next start."""
     if request.state is ChangeState.SUBMITTING:
-        request = await _durably(
-            ctx,
-            request,
-            lambda: ctx.store.claim(
-                request.id, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN, actor=BOT, at=ctx.clock()
-            ),
-        )
+        request = await _claim_durably(ctx, request, {ChangeState.SUBMITTING}, ChangeState.UNKNOWN)
         if announce:
             await cards.thread_post(
                 ctx.client,
@@ -537,18 +533,8 @@ async def _gather_evidence(ctx: BotContext, request: ChangeRequest) -> Evidence:
 async def _fail(ctx: BotContext, request: ChangeRequest, expected: ChangeState, message: str) -> None:
     """End a request that sent nothing (or whose edit was refused): ``message`` is plain text."""
     try:
-        request = await _durably(
-            ctx,
-            request,
-            lambda: ctx.store.claim(
-                request.id,
-                {expected},
-                ChangeState.FAILED,
-                actor=BOT,
-                at=ctx.clock(),
-                finished_at=ctx.clock(),
-                outcome_message=message,
-            ),
+        request = await _claim_durably(
+            ctx, request, {expected}, ChangeState.FAILED, finished_at=ctx.clock(), outcome_message=message
         )
     except ClaimConflictError:
         return
@@ -571,18 +557,7 @@ async def _mark_stale(ctx: BotContext, request: ChangeRequest, live: VpnConnecti
         f"Against its settings now, this request would change: {what}."
     )
     try:
-        request = await _durably(
-            ctx,
-            request,
-            lambda: ctx.store.claim(
-                request.id,
-                {ChangeState.APPROVED},
-                ChangeState.STALE,
-                actor=BOT,
-                at=ctx.clock(),
-                outcome_message=message,
-            ),
-        )
+        request = await _claim_durably(ctx, request, {ChangeState.APPROVED}, ChangeState.STALE, outcome_message=message)
     except ClaimConflictError:
         return
     await cards.update_card(ctx.client, request)

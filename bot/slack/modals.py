@@ -208,7 +208,7 @@ def _metadata_field(private_metadata: object, name: str) -> str:
         return ""
     try:
         document = json.loads(private_metadata)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     value = document.get(name) if isinstance(document, dict) else None
     return value if isinstance(value, str) else ""

@@ -1,6 +1,6 @@
 """``vpnbot serve``: the bot in Socket Mode (when ``SLACK_APP_TOKEN`` is set) or over HTTP at ``/slack/events``
-with ``GET /healthz``; running tasks are resumed at start, pending cards expire on time, SIGINT/SIGTERM stop it
-cleanly (followed tasks are picked up again at the next start)."""
+with ``GET /healthz`` (the HTTP front is ``bot.slack.http``); running tasks are resumed at start, pending cards
+expire on time, SIGINT/SIGTERM stop it cleanly (followed tasks are picked up again at the next start)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cloud import open_cloud
 from bot.config import ConfigError, Settings
-from bot.slack import changes
+from bot.slack import changes, http
 from bot.slack.ackfirst import AckFirst, full_collections_when_quiet
 from bot.slack.app import build_app
 from bot.slack.context import ApproverPolicy, BotContext
@@ -102,15 +101,10 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
             await handler.connect_async()  # type: ignore[no-untyped-call]
             stack.push_async_callback(handler.close_async)
         else:
-            web_app = app.web_app(path="/slack/events", port=port)
-            web_app.router.add_get("/healthz", _healthz)
-            runner = web.AppRunner(web_app, access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            bound = runner.addresses[0][1] if runner.addresses else port
-            url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{bound}/slack/events"
+            if not credentials.signing_secret:  # slack_credentials() insists on it in HTTP mode
+                raise ConfigError("SLACK_SIGNING_SECRET is not set: copy it from Basic Information")
+            front = http.web_app(app, ctx, signing_secret=credentials.signing_secret)
+            url = await stack.enter_async_context(http.serving(front, host, port))
         resumed = await changes.resume(ctx)
         if resumed:
             log.info("resumed %d change request(s)", resumed)
@@ -128,15 +122,11 @@ def _store_key(settings: Settings) -> str | None:
     return settings.vpnbot_store_key.get_secret_value() if settings.vpnbot_store_key else None
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 async def _sweep(ctx: BotContext) -> None:
     interval = max(1.0, min(30.0, ctx.settings.vpnbot_request_ttl.total_seconds() / 4))
     while True:
         try:
-            await changes.expire_due(ctx)
+            await changes.sweep(ctx)
         except StoreError as error:
             log.warning("expiry sweep failed: %s", error)
         await asyncio.sleep(interval)
