@@ -62,6 +62,7 @@ def bot_env(slack: SlackStandin, sim: SimServer, state_path: Path, **overrides: 
         "VPNBOT_TASK_POLL_MAX": "0.2s",
         "VPNBOT_TASK_DEADLINE": "8s",
         "VPNBOT_CLOUD_TIMEOUT": "4s",
+        "VPNBOT_SETTLE_WINDOW": "1s",
         **overrides,
     }
 

@@ -237,7 +237,7 @@ async def test_no_secret_reaches_any_output(
     # everything captured really was captured
     assert MODIFY in caplog.text
     debug_from = {r.name.split(".")[0] for r in caplog.records if r.levelno == logging.DEBUG}
-    assert {"bot", "slack_bolt", "slack_sdk", "httpcore", "sqlitedict"} <= debug_from, debug_from
+    assert {"bot", "slack_bolt", "slack_sdk", "httpcore"} <= debug_from, debug_from
     assert "chat.postMessage" in slack_calls
     assert '"response_action"' in bot_answers
 

@@ -175,7 +175,7 @@ async def test_an_edit_whose_answer_never_came_but_landed_is_reported_succeeded(
         h.sim.state.update_faults({"latency": {"ModifyVpnConnEx": 2.0}})
         await h.click("approve_change", card, APPROVER)
         await h.wait_thread_text(card, "No answer to")
-        final = await h.wait_thread_text(card, "the change is live", seconds=20)
+        final = await h.wait_thread_text(card, "The proposed values are live", seconds=20)
         assert "did not take effect" not in json.dumps(h.thread(card))
         assert final
         request = (await h.bot.context.store.in_states({ChangeState.SUCCEEDED}))[0]

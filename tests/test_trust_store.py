@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
-from botharness import APPROVER, harness
+from botharness import APPROVER, Harness, harness
 
 from bot.vpn.change import ChangeState
 
@@ -46,6 +46,16 @@ def sick_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[SickDisk]]:
     SickDisk.failing = False
 
 
+async def _card_saved(h: Harness) -> None:
+    """Until the pending request holds its card's ts (saved just after the card is posted)."""
+    for _ in range(100):
+        pending = await h.bot.context.store.in_states({ChangeState.PENDING})
+        if pending and pending[0].card_ts:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the card's ts was never saved")
+
+
 async def _health(url: str) -> httpx.Response:
     async with httpx.AsyncClient() as http:
         return await http.get(url.replace("/slack/events", "/healthz"))
@@ -54,8 +64,9 @@ async def _health(url: str) -> httpx.Response:
 async def test_a_full_disk_is_an_error_to_the_user_a_503_and_recovers(
     tmp_path: Path, sick_disk: type[SickDisk]
 ) -> None:
-    async with harness(tmp_path, vpnbot_request_ttl="8s") as h:
+    async with harness(tmp_path) as h:
         card = await h.propose({"vpnConnName": "disk-full-approve"})
+        await _card_saved(h)
         sick_disk.failing = True
         await h.click("approve_change", card, APPROVER)
         await h.slack.wait_until(lambda: "could not record your approval" in h.ephemerals_text(), what="the error")
@@ -67,7 +78,7 @@ async def test_a_full_disk_is_an_error_to_the_user_a_503_and_recovers(
         request = (await h.bot.context.store.in_states({ChangeState.PENDING}))[0]
         assert request.state is ChangeState.PENDING  # nothing half done
         sick_disk.failing = False
-        for _ in range(100):  # the sweeper probes the file every second
+        for _ in range(100):  # the bot probes the file every second
             if (await _health(h.url)).status_code == 200:
                 break
             await asyncio.sleep(0.1)
@@ -83,6 +94,7 @@ async def test_an_edit_sent_before_the_disk_filled_is_followed_once_it_has_room(
     can be written the task is followed to its end (the card never stays pending with an applied edit)."""
     async with harness(tmp_path, task_seconds=0.5) as h:
         card = await h.propose({"vpnConnName": "disk-full-running"})
+        await _card_saved(h)
         original = h.bot.context.cloud.client.modify_vpn_conn
 
         async def modify_then_fill_the_disk(*args: Any, **kwargs: Any) -> Any:

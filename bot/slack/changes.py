@@ -297,7 +297,7 @@ async def _ended(
             ctx, request, result.message or "the cloud gave no reason", await _read_quietly(ctx, request)
         )
         message = f"Task {request.task_id} failed after {elapsed:.0f} s: {why}"
-        text = f":red_circle: Task `{task_id}` failed after {elapsed:.0f} s: {esc(visible_lines(why))}"
+        text = f":red_circle: Task {task_id} failed after {elapsed:.0f} s: {esc(visible_lines(why))}"
         await _finish(ctx, request, ChangeState.FAILED, text, message)
     else:
         last = await _cloud_text(ctx, request, result.message or "running")
@@ -324,9 +324,7 @@ async def _read_quietly(ctx: BotContext, request: ChangeRequest) -> VpnConnectio
 
 async def _succeeded(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, elapsed: float) -> None:
     check = await _verify(ctx, request, proposal)
-    text = (
-        f":large_green_circle: Task `{esc_visible(str(request.task_id))}` succeeded in {elapsed:.0f} s. {check.words}"
-    )
+    text = f":large_green_circle: Task {esc_visible(str(request.task_id))} succeeded in {elapsed:.0f} s. {check.words}"
     await _finish(ctx, request, ChangeState.SUCCEEDED, text, "", not_live=check.missing)
 
 
@@ -458,7 +456,8 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
             ctx,
             request,
             ChangeState.SUCCEEDED,
-            ":large_green_circle: The connection shows every proposed value: the change is live.",
+            ":large_green_circle: The proposed values are live: the change took effect. Verified: every proposed value "
+            "is live.",
             "",
         )
     elif evidence.missing:
@@ -633,10 +632,7 @@ async def expire(ctx: BotContext, request: ChangeRequest) -> None:
 
 
 async def sweep(ctx: BotContext) -> None:
-    """The sweeper's round: while the state file cannot be written, probe it until it can (``/healthz`` turns 200
-    again by itself); expire pending requests past their TTL; show ends whose final reply Slack did not take."""
-    if ctx.store.fault is not None:
-        await ctx.store.wait_writable(poll_seconds=1.0)
+    """The sweeper's round: expire pending requests past their TTL; show ends whose final reply Slack did not take."""
     await expire_due(ctx)
     await redraw_ends(ctx)
 

@@ -149,9 +149,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         edits = submitted_edits(view.get("state", {}).get("values", {}))
         # Slack's inputs hold at most 3000 characters; a longer value did not come from the form.
         oversized = {n: f"is longer than {INPUT_MAX} characters" for n, text in edits.items() if len(text) > INPUT_MAX}
-        wanted = _unchanged_names_dropped(
-            {n: t for n, t in edits.items() if n not in oversized}, draft.connection.name
-        )
+        wanted = _unchanged_names_dropped({n: t for n, t in edits.items() if n not in oversized}, draft.connection.name)
         # Validating and diffing hundreds of CIDRs is CPU work: done off the loop, so other acks are not held.
         outcome = await asyncio.to_thread(_review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl)
         if isinstance(outcome, dict) or oversized:

@@ -24,7 +24,7 @@ from bot.slack import changes, http
 from bot.slack.ackfirst import AckFirst, full_collections_when_quiet
 from bot.slack.app import build_app
 from bot.slack.context import ApproverPolicy, BotContext
-from bot.store import Store, StoreError
+from bot.store import Store, StoreError, StoreKeyError
 from bot.vpn.connection import use_fingerprint_key
 
 log = logging.getLogger("bot.slack")
@@ -80,6 +80,8 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
     credentials = slack_credentials(settings)
     try:
         store = Store.open(settings.vpnbot_state_path, key=_store_key(settings))
+    except StoreKeyError as error:  # its words name VPNBOT_STORE_KEY and the key file
+        raise ConfigError(str(error)) from None
     except StoreError as error:
         raise ConfigError(f"VPNBOT_STATE_PATH: {error}") from None
     use_fingerprint_key(store.derived_key("settings-fingerprint"))
@@ -109,6 +111,7 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
         if resumed:
             log.info("resumed %d change request(s)", resumed)
         ctx.spawn(_sweep(ctx), "expiry-sweeper")
+        ctx.spawn(_watch_store(ctx), "store-watch")
         # What start-up made (modules, the app, Block Kit models) lives as long as the process: out of the garbage
         # collector's reach, a full collection scans only what the bot made since (measured: ~60 ms pauses -> a few).
         gc.collect()
@@ -130,6 +133,15 @@ async def _sweep(ctx: BotContext) -> None:
         except StoreError as error:
             log.warning("expiry sweep failed: %s", error)
         await asyncio.sleep(interval)
+
+
+async def _watch_store(ctx: BotContext, every: float = 1.0) -> None:
+    """While the state file cannot be written, probe it until it can, so ``/healthz`` turns 200 again by itself
+    (a write fault is otherwise cleared only by the next write, which may never come)."""
+    while True:
+        await asyncio.sleep(every)
+        if ctx.store.fault is not None:
+            await ctx.store.wait_writable(poll_seconds=every)
 
 
 async def _stop_background(ctx: BotContext) -> None:
