@@ -865,7 +865,7 @@ async def settle(h: Harness, seconds: float = 15.0) -> None:
         now = len(h.slack.calls())
         if now != count:
             count, quiet_since = now, time.monotonic()
-        busy = [t for t in h.bot.context.background if t.get_name() != "expiry-sweeper"]
+        busy = [t for t in h.bot.context.background if t.get_name() not in ("expiry-sweeper", "store-watch")]
         if not busy and time.monotonic() - quiet_since > 0.5:
             return
         await asyncio.sleep(0.05)

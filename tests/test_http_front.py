@@ -364,7 +364,7 @@ async def test_other_paths_and_methods_are_4xx(bot: Harness) -> None:
 async def settle(h: Harness, seconds: float = 10.0) -> None:
     """Until the bot has no work left but its expiry sweeper."""
     deadline = time.monotonic() + seconds
-    while [t for t in h.bot.context.background if t.get_name() != "expiry-sweeper"]:
+    while [t for t in h.bot.context.background if t.get_name() not in ("expiry-sweeper", "store-watch")]:
         assert time.monotonic() < deadline, h.bot.context.background
         await asyncio.sleep(0.02)
 

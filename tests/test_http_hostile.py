@@ -515,7 +515,7 @@ def judge(probe: Probe, outcome: Outcome) -> str | None:
 async def settle(h: Harness, seconds: float = 20.0) -> None:
     """Until the bot has no work left but its expiry sweeper."""
     deadline = time.monotonic() + seconds
-    while [t for t in h.bot.context.background if t.get_name() != "expiry-sweeper"]:
+    while [t for t in h.bot.context.background if t.get_name() not in ("expiry-sweeper", "store-watch")]:
         assert time.monotonic() < deadline, h.bot.context.background
         await asyncio.sleep(0.05)
 

@@ -264,6 +264,8 @@ def _read(name: str, raw: Any) -> Value:
         raise _unusable(name, "not text or a whole number")
     if len(raw) > TEXT_MAX:
         raise _unusable(name, f"longer than {TEXT_MAX} characters")
+    if any("\ud800" <= ch <= "\udfff" for ch in raw):
+        raise _unusable(name, "not valid Unicode (a lone surrogate)")
     try:
         return read_value(param, raw)
     except ParameterError as error:
