@@ -187,7 +187,7 @@ async def test_an_edit_whose_answer_never_came_but_landed_is_reported_succeeded(
 async def test_an_edit_that_never_lands_fails_only_after_the_settle_window(tmp_path: Path) -> None:
     async with harness(tmp_path, vpnbot_cloud_timeout="1s", vpnbot_settle_window="2s") as h:
         card = await h.propose({"vpnConnName": "never-lands"})
-        h.sim.state.update_faults({"latency": {"ModifyVpnConnEx": 30.0}})
+        h.sim.state.update_faults({"latency": {"ModifyVpnConnEx": 8.0}})  # lands after the verdict
         await h.click("approve_change", card, APPROVER)
         unknown_at = await h.wait_thread_text(card, "No answer to")
         assert unknown_at

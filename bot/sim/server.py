@@ -227,6 +227,7 @@ async def _answer_v3(state: SimState, request: web.Request, request_id: str, nam
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise v3.V3Error("RequestSizeLimitExceeded", "The request body is too large.") from None
+    state.arrivals[shown_name(request.headers.get("X-TC-Action") or "?")] += 1  # arrived whole, as on API 2.0
     action = v3.verify_request(state, request.method, host_without_port(request.host), request.headers, body)
     params = v3.parse_body(body)
     names.extend(shown_name(name) for name in sorted(params))
@@ -245,13 +246,14 @@ async def handle_api_v3(request: web.Request) -> web.Response:
     state = request.app[_STATE_KEY]
     request_id = str(uuid.uuid4())
     action = shown_name(request.headers.get("X-TC-Action") or "?")
-    state.arrivals[action] += 1
     names: list[str] = []  # the top-level parameter NAMES, once the body is read
     try:
         response = await _answer_v3(state, request, request_id, names)
         code = "0" if response.status == 200 else f"HTTP {response.status}"
     except v3.V3Error as error:
         response, code = web.json_response(v3.error_body(error, request_id)), error.code
+    except ConnectionResetError:  # the client went away before its request arrived whole: nothing to answer
+        raise
     except Exception as error:  # an answer, not a dropped connection, as on API 2.0
         logger.error("%s failed inside the simulator: %s", action, type(error).__name__)
         internal = v3.fault_error(6000)
