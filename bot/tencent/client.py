@@ -128,7 +128,6 @@ class BaseVpcClient(Generic[Params]):
             raise ValueError("need timeout > 0, read_attempts >= 1 and retry_base >= 0")
         self._credentials = credentials
         self._endpoint = endpoint
-        self._host = url.host
         self._netloc = url.netloc.decode("ascii")
         self._path = url.path or "/"
         self._region = region
@@ -268,8 +267,8 @@ class BaseVpcClient(Generic[Params]):
 class VpcClient(BaseVpcClient[Mapping[str, str]]):
     """The VPC API 2.0 client. Use as ``async with VpcClient(...) as client:`` or call :meth:`aclose`.
 
-    The signature covers ``POST`` + the endpoint's host WITHOUT its port (the host as the server sees it, minus
-    the port) + the endpoint's path. ``timeout`` (seconds) bounds every request, including on a caller's ``http``
+    The signature covers ``POST`` + the ``Host`` header sent (the endpoint's host, with its port when it has one,
+    as ``QcloudApi`` signs it) + the endpoint's path. ``timeout`` (seconds) bounds every request, including on a caller's ``http``
     client (which :meth:`aclose` leaves open). A read is tried up to ``read_attempts`` times, waiting
     ``retry_base * 2**n`` seconds (plus up to 10 % jitter) before retry ``n + 1``.
     """
@@ -366,7 +365,7 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         )
         if self._credentials.token:
             form["Token"] = self._credentials.token
-        text = string_to_sign("POST", self._host, self._path, form)
+        text = string_to_sign("POST", self._netloc, self._path, form)
         form["Signature"] = sign(self._credentials.secret_key.get_secret_value(), text, self._method)
         return form
 

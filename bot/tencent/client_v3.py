@@ -10,9 +10,8 @@ names (``bot.tencent.wire_v3``).
 Each request is a POST of compact UTF-8 JSON (non-ASCII sent as is) with the headers ``Authorization`` (TC3-HMAC-
 SHA256, service ``vpc``), ``Content-Type: application/json; charset=utf-8``, ``Host``, ``X-TC-Action``,
 ``X-TC-Version: 2017-03-12``, ``X-TC-Region``, ``X-TC-Timestamp`` and, for temporary credentials, ``X-TC-Token``.
-The signature's ``host`` is the endpoint's host WITHOUT its port, as for API 2.0: the server sees the ``Host``
-header (which carries the port when the endpoint has one) and signs it minus the port; for the real endpoint the
-two are the same. The body is serialised once and those very bytes are signed and sent.
+The signature's ``host`` is the ``Host`` header sent, port included when the endpoint has one, as Tencent's SDK
+signs it (for the real endpoint there is no port). The body is serialised once and those very bytes are signed and sent.
 
 Any answer is handled as under API 2.0 (``bot.tencent.client``): only a ``Response.Error`` with a well-formed
 ``Code`` (a short printable text) is an ApiError; an edit answered with anything else unreadable (no readable
@@ -48,8 +47,8 @@ from bot.tencent.errors import ApiError, NotFoundError, ResponseError
 from bot.tencent.listing import ConnectionListing, read_items
 from bot.tencent.signing import TC3_CONTENT_TYPE, tc3_authorization
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
-from bot.tencent.wire_v3 import API_VERSION, describe_payload, item_to_v2, modify_payload, task_payload
-from bot.vpn.connection import VpnConnection, connection_from_describe
+from bot.tencent.wire_v3 import API_VERSION, describe_payload, modify_payload, read_connection, task_payload
+from bot.vpn.connection import VpnConnection
 from bot.vpn.edit import Proposal
 
 __all__ = ["DEFAULT_ENDPOINT_V3", "SERVICE", "VpcClientV3"]
@@ -154,7 +153,7 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
             self._credentials.secret_id,
             self._credentials.secret_key.get_secret_value(),
             service=SERVICE,
-            host=self._host,
+            host=self._netloc,
             timestamp=timestamp,
             payload=body,
             content_type=TC3_CONTENT_TYPE,
@@ -214,7 +213,7 @@ def _connections(response: Mapping[str, Any]) -> ConnectionListing:
         return ConnectionListing()
     if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "VpnConnectionSet is not a list of connection objects")
-    return read_items(items, lambda item: connection_from_describe(item_to_v2(item)), ("VpnConnectionId",))
+    return read_items(items, read_connection, ("VpnConnectionId",))
 
 
 def _request_id(response: Mapping[str, Any]) -> str:

@@ -211,7 +211,7 @@ def tc3_signature(
 ) -> str:
     """The hex TC3-HMAC-SHA256 signature of one request (signed headers ``content-type;host``).
 
-    ``host`` is the host the server sees, without the port; ``timestamp`` is the ``X-TC-Timestamp`` (unix seconds)
+    ``host`` is the ``Host`` header as sent (port included when there is one, as the SDK signs it); ``timestamp`` is the ``X-TC-Timestamp`` (unix seconds)
     whose UTC date scopes the key. Raises ValueError, never showing the key, for a key or text that is not valid
     UTF-8 (lone surrogates) or a timestamp out of range.
     """

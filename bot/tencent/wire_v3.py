@@ -38,7 +38,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.vpn.connection import CIDRS_MAX, TEXT_MAX, CloudDataError, VpnConnection, VpnSettings, readable_id
+from bot.vpn.connection import (
+    CIDRS_MAX,
+    TEXT_MAX,
+    CloudDataError,
+    VpnConnection,
+    VpnSettings,
+    connection_from_describe,
+    readable_id,
+)
 from bot.vpn.edit import PSK, Proposal
 from bot.vpn.params import IKE_PARAMS, IPSEC_PARAMS, PARAMS_BY_NAME, Cidr, Kind, Param, SpdPolicy
 
@@ -53,6 +61,7 @@ __all__ = [
     "from_v3_enum",
     "item_to_v2",
     "modify_payload",
+    "read_connection",
     "task_payload",
     "to_v3_enum",
 ]
@@ -179,6 +188,11 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
     }
     result.update({key: value for key, value in optional.items() if value})
     return result
+
+
+def read_connection(item: Mapping[str, Any]) -> VpnConnection:
+    """A ``VpnConnectionSet`` item as vpnbot's connection; CloudDataError naming the field at fault."""
+    return connection_from_describe(item_to_v2(item))
 
 
 def _status(state: object) -> int:
