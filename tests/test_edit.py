@@ -39,8 +39,8 @@ def test_the_key_is_dropped_at_the_edge() -> None:
 
 def test_unreadable_cloud_data_names_the_field() -> None:
     broken = item()
-    broken["IKESet"] = {**SEED_ITEM["IKESet"], "dhGroupName": "group99"}
-    with pytest.raises(CloudDataError, match=r"IKESet\.dhGroupName"):
+    broken["IKESet"] = {**SEED_ITEM["IKESet"], "ikeSaLifetimeSeconds": "forever"}
+    with pytest.raises(CloudDataError, match=r"IKESet\.ikeSaLifetimeSeconds"):
         connection_from_describe(broken)
 
 
@@ -159,9 +159,9 @@ def test_the_forms_own_text_is_kept_without_parsing(monkeypatch: pytest.MonkeyPa
     current = _overlapping_current()
     parsed: list[str] = []
 
-    def recording(param: params.Param, text: str) -> params.Value:
+    def recording(param: params.Param, text: str, *value_sets: params.ValueSets) -> params.Value:
         parsed.append(param.name)
-        return params.parse_value(param, text)
+        return params.parse_value(param, text, *value_sets)
 
     monkeypatch.setattr(edit, "parse_value", recording)
     _no_list_rules(monkeypatch)

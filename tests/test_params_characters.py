@@ -122,7 +122,7 @@ def test_the_cloud_name_is_read_as_the_cloud_holds_it() -> None:
     assert read_value(NAME, "") == ""
     assert read_value(PARAMS_BY_NAME["IKESet.ikeSaLifetimeSeconds"], "86400") == 86400
     with pytest.raises(ParameterError):
-        read_value(PARAMS_BY_NAME["IKESet.dhGroupName"], "group99")
+        read_value(PARAMS_BY_NAME["IKESet.ikeSaLifetimeSeconds"], "59")
 
 
 def test_a_cloud_name_with_an_unsafe_character_is_kept_when_left_alone_and_can_be_replaced() -> None:

@@ -18,7 +18,7 @@ from bot.vpn.params import IKE_PARAMS, IPSEC_PARAMS
 
 IDS = {"vpcId": "vpc-03vihbk9", "vpnGwId": "vpngw-kfldykuz", "vpnConnId": "vpnx-ol6bcqp0"}
 CURRENT_PSK = "old-key-Xq93"
-IKE_NAMES = {p.name for p in IKE_PARAMS}
+IKE_NAMES = {p.name for p in IKE_PARAMS if not p.api3_only}  # API 2.0 has no IKE version
 IPSEC_NAMES = {p.name for p in IPSEC_PARAMS}
 
 ITEM: dict[str, Any] = item(vpnConnName="office-gz", preSharedKey=CURRENT_PSK, destinationCidr=["10.100.1.0/24"])

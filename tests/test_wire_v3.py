@@ -20,13 +20,23 @@ from bot.tencent.wire_v3 import (
     from_v3_enum,
     item_to_v2,
     modify_payload,
+    read_connection,
     task_payload,
     to_v3_enum,
 )
 from bot.vpn.connection import CloudDataError, VpnConnection, connection_from_describe, secret_fingerprint
 from bot.vpn.diff import not_live
 from bot.vpn.edit import propose
-from bot.vpn.params import PARAMS, Kind, SpdPolicy, parse_cidr
+from bot.vpn.params import (
+    PARAMS,
+    PARAMS_BY_NAME,
+    InvalidParametersError,
+    Kind,
+    SpdPolicy,
+    ValueSets,
+    parse_cidr,
+    shown_value,
+)
 
 CURRENT_PSK = "old-key-Xq93-v3"
 
@@ -40,7 +50,7 @@ ITEM: dict[str, Any] = {
     "PreShareKey": CURRENT_PSK,
     "VpnProto": "IPSEC",
     "EncryptProto": "IKE/IPSec",
-    "RouteType": "StaticRoute",
+    "RouteType": "STATIC",
     "CreatedTime": "2019-02-25 12:00:00",
     "State": "AVAILABLE",
     "NetStatus": "AVAILABLE",
@@ -93,7 +103,7 @@ def with_block(block: str, **fields: Any) -> dict[str, Any]:
 
 
 def conn(raw: dict[str, Any] | None = None) -> VpnConnection:
-    return connection_from_describe(item_to_v2(raw if raw is not None else item()))
+    return read_connection(raw if raw is not None else item())
 
 
 def encode(edits: dict[str, str], connection: VpnConnection | None = None) -> dict[str, Any]:
@@ -115,7 +125,8 @@ def test_item_becomes_the_api_2_shape() -> None:
         "preSharedKey": CURRENT_PSK,
         "vpnProto": "ipsec",
         "sourceCidr": ["10.0.0.0/16"],
-        "destinationCidr": ["192.168.1.0/24", "192.168.2.0/24"],
+        "spdAcl": [{"10.0.0.0/16": ["192.168.1.0/24", "192.168.2.0/24"]}],
+        "routeType": "STATIC",
         "vpcConnStatus": 6,
         "netStatus": "available",
         "createTime": "2019-02-25 12:00:00",
@@ -131,6 +142,7 @@ def test_item_becomes_the_api_2_shape() -> None:
             "remoteFqdnName": "",
             "dhGroupName": "group2",
             "ikeSaLifetimeSeconds": 86400,
+            "ikeVersion": "ikev1",
         },
         "IPsecSet": {
             "encryptAlgorithm": "aes-cbc-128",
@@ -175,7 +187,10 @@ def test_item_normalises_like_the_api_2_item_of_the_same_connection() -> None:
             "ipsecSaLifetimeTraffic": "1843200",
         },
     }
-    assert connection.settings == connection_from_describe(v2_item).settings
+    read_v2 = connection_from_describe(v2_item).settings
+    assert {**connection.settings.values, "IKESet.ikeVersion": ""} == read_v2.values  # API 2.0 reports no version
+    assert connection.settings.psk_fingerprint == read_v2.psk_fingerprint
+    assert (connection.settings.value_sets, read_v2.value_sets) == (ValueSets.API3, ValueSets.SEED)
     assert (connection.vpn_conn_id, connection.vpc_id, connection.vpn_gw_id, connection.user_gw_id) == (
         "vpnx-ol6bcqp0",
         "vpc-03vihbk9",
@@ -208,18 +223,23 @@ def test_net_status_is_lower_cased() -> None:
     assert conn(item(NetStatus="UNAVAILABLE")).net_status == "unavailable"
 
 
-def test_spd_local_and_remote_union() -> None:
+def test_the_spd_is_read_as_pairs_never_flattened() -> None:
+    """``{A: [X], B: [Y]}`` stays that: flattened it would read as A, B x X, Y, a wider policy."""
     spd = [
         {"LocalCidrBlock": "10.1.0.0/24", "RemoteCidrBlock": ["192.168.3.0/24"]},
         {"LocalCidrBlock": "10.0.0.0/24", "RemoteCidrBlock": ["192.168.1.0/24", "192.168.2.0/24"]},
         {"LocalCidrBlock": "10.0.0.0/24", "RemoteCidrBlock": "192.168.1.0/24"},
     ]
-    v2 = item_to_v2(item(SecurityPolicyDatabaseSet=spd))
-    assert v2["sourceCidr"] == ["10.0.0.0/24", "10.1.0.0/24"]
-    assert v2["destinationCidr"] == ["192.168.1.0/24", "192.168.2.0/24", "192.168.3.0/24"]
-    settings = connection_from_describe(v2).settings
-    assert settings.cidrs() == {parse_cidr(c) for c in v2["destinationCidr"]}
-    assert settings.spd().local_cidrs() == [parse_cidr("10.0.0.0/24"), parse_cidr("10.1.0.0/24")]
+    settings = conn(item(SecurityPolicyDatabaseSet=spd)).settings
+    assert settings.spd() == SpdPolicy.of(
+        {
+            parse_cidr("10.0.0.0/24"): [parse_cidr("192.168.1.0/24"), parse_cidr("192.168.2.0/24")],
+            parse_cidr("10.1.0.0/24"): [parse_cidr("192.168.3.0/24")],
+        }
+    )
+    assert (parse_cidr("10.1.0.0/24"), parse_cidr("192.168.1.0/24")) not in settings.spd().pairs()
+    assert settings.cidrs() == {parse_cidr(f"192.168.{i}.0/24") for i in (1, 2, 3)}
+    assert not settings.spd_uniform
 
 
 def test_no_spd_reads_as_no_peer_networks() -> None:
@@ -229,22 +249,51 @@ def test_no_spd_reads_as_no_peer_networks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("block", "field", "value"),
+    ("block", "field", "value", "name", "expected"),
     [
-        ("IKEOptionsSpecification", "PropoEncryAlgorithm", "SM4"),
-        ("IKEOptionsSpecification", "PropoAuthenAlgorithm", "SHA-256"),
-        ("IKEOptionsSpecification", "DhGroupName", "GROUP19"),
-        ("IKEOptionsSpecification", "IKEVersion", "IKEV2"),
-        ("IPSECOptionsSpecification", "EncryptAlgorithm", "SM4"),
-        ("IPSECOptionsSpecification", "IntegrityAlgorith", "SHA-256"),
-        ("IPSECOptionsSpecification", "PfsDhGroup", "DH-GROUP19"),
+        ("IKEOptionsSpecification", "PropoEncryAlgorithm", "SM4", "IKESet.propoEncryAlgorithm", "sm4"),
+        (
+            "IKEOptionsSpecification",
+            "PropoEncryAlgorithm",
+            "AES256GCM128",
+            "IKESet.propoEncryAlgorithm",
+            "aes256gcm128",
+        ),
+        ("IKEOptionsSpecification", "PropoAuthenAlgorithm", "SHA-512", "IKESet.propoAuthenAlgorithm", "sha-512"),
+        ("IKEOptionsSpecification", "DhGroupName", "GROUP20", "IKESet.dhGroupName", "group20"),
+        ("IKEOptionsSpecification", "IKEVersion", "IKEV2", "IKESet.ikeVersion", "ikev2"),
+        ("IPSECOptionsSpecification", "EncryptAlgorithm", "AES128GCM128", "IPsecSet.encryptAlgorithm", "aes128gcm128"),
+        ("IPSECOptionsSpecification", "IntegrityAlgorith", "SM3", "IPsecSet.integrityAlgorith", "sm3"),
+        ("IPSECOptionsSpecification", "IntegrityAlgorith", "SHA-384", "IPsecSet.integrityAlgorith", "sha-384"),
+        ("IPSECOptionsSpecification", "PfsDhGroup", "DH-GROUP21", "IPsecSet.pfsDhGroup", "dh-group21"),
     ],
 )
-def test_values_the_seed_cannot_express_name_the_field(block: str, field: str, value: str) -> None:
-    with pytest.raises(CloudDataError, match=rf"{block}\.{field}") as caught:
-        item_to_v2(with_block(block, **{field: value}))
-    assert value in str(caught.value)
-    assert CURRENT_PSK not in str(caught.value)
+def test_todays_values_are_read(block: str, field: str, value: str, name: str, expected: str) -> None:
+    settings = conn(with_block(block, **{field: value})).settings
+    assert settings[name] == expected
+    assert PARAMS_BY_NAME[name].knows(settings[name])
+    assert expected in PARAMS_BY_NAME[name].offered(ValueSets.API3)
+    assert expected not in PARAMS_BY_NAME[name].offered(ValueSets.SEED)
+
+
+def test_a_value_nobody_knows_is_read_shown_as_such_and_sent_back_as_it_was() -> None:
+    connection = conn(with_block("IKEOptionsSpecification", PropoEncryAlgorithm="AES512XTS"))
+    param = PARAMS_BY_NAME["IKESet.propoEncryAlgorithm"]
+    assert connection.settings[param.name] == "AES512XTS"
+    assert not param.knows("AES512XTS")
+    assert shown_value(param, "AES512XTS") == "AES512XTS (unknown to vpnbot: kept as it is)"
+    payload = modify_payload(connection, propose(connection.settings, {"IKESet.dhGroupName": "group20"}))
+    assert payload["IKEOptionsSpecification"]["PropoEncryAlgorithm"] == "AES512XTS"
+    assert payload["IKEOptionsSpecification"]["DhGroupName"] == "GROUP20"
+
+
+def test_an_integrity_algorithm_that_comes_back_null_is_not_reported_and_not_sent() -> None:
+    connection = conn(with_block("IPSECOptionsSpecification", IntegrityAlgorith=None))
+    param = PARAMS_BY_NAME["IPsecSet.integrityAlgorith"]
+    assert connection.settings[param.name] == ""
+    assert shown_value(param, "") == "(not reported)"
+    payload = modify_payload(connection, propose(connection.settings, {"IPsecSet.pfsDhGroup": "dh-group14"}))
+    assert "IntegrityAlgorith" not in payload["IPSECOptionsSpecification"]
 
 
 @pytest.mark.parametrize(
@@ -264,10 +313,11 @@ def test_enum_synonyms_and_case_on_read(block: str, field: str, value: str, seed
     assert v2["IKESet" if block.startswith("IKE") else "IPsecSet"][seed_name] == expected
 
 
-def test_missing_ikeversion_is_ikev1() -> None:
+def test_a_missing_ike_version_is_not_reported() -> None:
     raw = item()
     del raw["IKEOptionsSpecification"]["IKEVersion"]
-    assert conn(raw).settings == conn().settings
+    assert conn(raw).settings["IKESet.ikeVersion"] == ""
+    assert conn().settings["IKESet.ikeVersion"] == "ikev1"
 
 
 def test_fqdn_identity_reads() -> None:
@@ -336,10 +386,10 @@ def test_seed_example_sends_the_key_and_one_spd_entry_per_current_vpc_cidr() -> 
     }
 
 
-def test_cidr_list_change_pairs_every_current_vpc_cidr_with_the_new_remotes() -> None:
+def test_cidr_list_change_pairs_every_current_vpc_cidr_with_the_new_remotes_when_they_share_one_list() -> None:
     spd = [
         {"LocalCidrBlock": "10.1.0.0/24", "RemoteCidrBlock": ["192.168.3.0/24"]},
-        {"LocalCidrBlock": "10.0.0.0/24", "RemoteCidrBlock": ["192.168.1.0/24"]},
+        {"LocalCidrBlock": "10.0.0.0/24", "RemoteCidrBlock": ["192.168.3.0/24"]},
     ]
     connection = conn(item(SecurityPolicyDatabaseSet=spd))
     payload = encode({"userGwCidrBlock": "172.16.1.0/24, 172.16.0.0/24"}, connection)
@@ -349,6 +399,35 @@ def test_cidr_list_change_pairs_every_current_vpc_cidr_with_the_new_remotes() ->
         {"LocalCidrBlock": "10.1.0.0/24", "RemoteCidrBlock": remotes},
     ]
     assert set(payload) == {"VpnConnectionId", "SecurityPolicyDatabases"}
+
+
+def test_a_cidr_list_change_that_would_widen_a_two_rule_spd_is_refused_naming_spdacl() -> None:
+    """``{A: [X], B: [Y]}``: one list for both would let A reach Y and B reach X."""
+    spd = [
+        {"LocalCidrBlock": "10.1.0.0/24", "RemoteCidrBlock": ["192.168.3.0/24"]},
+        {"LocalCidrBlock": "10.0.0.0/24", "RemoteCidrBlock": ["192.168.1.0/24"]},
+    ]
+    connection = conn(item(SecurityPolicyDatabaseSet=spd))
+    with pytest.raises(InvalidParametersError) as refused:
+        propose(connection.settings, {"userGwCidrBlock": "172.16.0.0/24"})
+    assert set(refused.value.problems) == {"userGwCidrBlock"}
+    assert "edit spdAcl instead" in refused.value.problems["userGwCidrBlock"]
+    payload = encode({"spdAcl": "10.0.0.0/24: 172.16.0.0/24\n10.1.0.0/24: 192.168.3.0/24"}, connection)
+    assert payload["SecurityPolicyDatabases"] == [
+        {"LocalCidrBlock": "10.0.0.0/24", "RemoteCidrBlock": ["172.16.0.0/24"]},
+        {"LocalCidrBlock": "10.1.0.0/24", "RemoteCidrBlock": ["192.168.3.0/24"]},
+    ]
+
+
+@pytest.mark.parametrize("route_type", ["StaticRoute", "Bgp", "BGP"])
+def test_a_route_based_tunnel_has_no_spd_to_edit(route_type: str) -> None:
+    connection = conn(item(RouteType=route_type))
+    assert connection.settings.route_based
+    for name, text in (("userGwCidrBlock", "172.16.0.0/24"), ("spdAcl", "10.0.0.0/16: 172.16.0.0/24")):
+        with pytest.raises(InvalidParametersError) as refused:
+            propose(connection.settings, {name: text})
+        assert f"route-based (RouteType {route_type})" in refused.value.problems[name]
+    assert set(encode({"vpnConnName": "renamed"}, connection)) == {"VpnConnectionId", "VpnConnectionName"}
 
 
 def test_cidr_list_change_without_a_vpc_side_cidr_cannot_be_sent() -> None:
@@ -395,9 +474,38 @@ def test_ike_change_sends_the_whole_block_in_api_3_spelling() -> None:
             "RemoteAddress": "198.51.100.20",
             "DhGroupName": "GROUP14",
             "IKESaLifetimeSeconds": 86400,
+            "IKEVersion": "IKEV1",
         },
     }
     assert type(payload["IKEOptionsSpecification"]["IKESaLifetimeSeconds"]) is int
+
+
+def test_todays_values_are_chosen_and_sent_in_api_3_spelling() -> None:
+    edits = {
+        "IKESet.propoEncryAlgorithm": "aes256gcm128",
+        "IKESet.propoAuthenAlgorithm": "SHA-512",
+        "IKESet.dhGroupName": "group20",
+        "IKESet.ikeVersion": "IKEv2",
+        "IPsecSet.integrityAlgorith": "sm3",
+        "IPsecSet.pfsDhGroup": "dh-group21",
+    }
+    payload = encode(edits)
+    ike, ipsec = payload["IKEOptionsSpecification"], payload["IPSECOptionsSpecification"]
+    assert (ike["PropoEncryAlgorithm"], ike["PropoAuthenAlgorithm"], ike["DhGroupName"], ike["IKEVersion"]) == (
+        "AES256GCM128",
+        "SHA-512",
+        "GROUP20",
+        "IKEV2",
+    )
+    assert (ipsec["IntegrityAlgorith"], ipsec["PfsDhGroup"]) == ("SM3", "DH-GROUP21")
+
+
+def test_api_2_connections_offer_the_seeds_values_only() -> None:
+    v2 = connection_from_describe(item_to_v2(item()))  # read as API 2.0 would
+    with pytest.raises(InvalidParametersError) as refused:
+        propose(v2.settings, {"IKESet.dhGroupName": "group20", "IKESet.ikeVersion": "ikev2"})
+    assert "API 3.0 only" in refused.value.problems["IKESet.dhGroupName"]
+    assert "API 3.0 only" in refused.value.problems["IKESet.ikeVersion"]
 
 
 def test_ike_identity_change_sends_the_fqdn() -> None:

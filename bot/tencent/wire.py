@@ -75,8 +75,9 @@ def _cidrs(cidrs: CidrSet) -> dict[str, str]:
 
 
 def _whole_block(settings: VpnSettings, block: tuple[Param, ...]) -> dict[str, str]:
-    """Every field of the block with a value, so the service never resets an untouched field to its default."""
-    values = {param.name: format_value(settings[param.name]) for param in block}
+    """Every field of the block with a value, so the service never resets an untouched field to its default
+    (API 3.0's IKE version is not a field of API 2.0's)."""
+    values = {param.name: format_value(settings[param.name]) for param in block if not param.api3_only}
     return {name: text for name, text in values.items() if text}
 
 

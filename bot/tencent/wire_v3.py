@@ -10,25 +10,28 @@ upper-case enums. This module is the only place that knows both:
 * :func:`modify_payload` turns a :class:`~bot.vpn.edit.Proposal` into ``ModifyVpnConnectionAttribute``'s JSON;
 * :func:`describe_payload` and :func:`task_payload` build the two reads.
 
-Decisions (reference/tencent-cloud.md, sections 0 and 7):
+Decisions (reference/tencent-cloud.md, section 8, which is API 3.0 as Tencent's current SDK models it):
 
-* Enums are the seed's values upper-cased (``aes-cbc-128`` <-> ``AES-CBC-128``, ``dh-group14`` <-> ``DH-GROUP14``),
-  with two exceptions: the seed's ``sha`` is ``SHA`` for IKE's ``PropoAuthenAlgorithm`` but ``SHA1`` for IPsec's
-  ``IntegrityAlgorith`` (the values each field documents, as the Terraform provider sends them); reading accepts
-  ``SHA`` and ``SHA1`` in both, and the documentation's typo ``AES-CBS-192``. Values the seed cannot express
-  (``SM4``, ``SHA-256``, ``IKEV2``, ...) raise CloudDataError naming the API 3.0 field: vpnbot will not edit a
-  connection it cannot describe faithfully.
+* Enums are vpnbot's lower-case values upper-cased (``aes-cbc-128`` <-> ``AES-CBC-128``, ``group20`` <-> ``GROUP20``),
+  with one exception: the seed's ``sha`` is ``SHA`` for IKE's ``PropoAuthenAlgorithm`` but ``SHA1`` for IPsec's
+  ``IntegrityAlgorith`` (the values each field documents); reading accepts ``SHA`` and ``SHA1`` in both, and the
+  documentation's typo ``AES-CBS-192``. Every value of API 3.0's sets is read and may be chosen (SM4, the GCM
+  ciphers, SHA-256/384/512, SM3, DH groups 15-21, IKEv2: ``bot.vpn.params``, ``ValueSets.API3``). A value vpnbot
+  does not know is read as the cloud spells it, shown as unknown and sent back exactly so when its block is sent;
+  a missing or null enum (``IntegrityAlgorith`` may come back null) reads as "not reported" and is left out.
 * ``State`` becomes ``vpcConnStatus``: ``AVAILABLE`` 6 (normal), ``PENDING`` 2 (modifying: API 3.0 uses it while a
   connection is being produced or changed), ``DELETING`` 4; no ``State`` at all is 6, as a missing API 2.0
   ``vpcConnStatus`` is; any other value is 2, so that nothing treats a connection in a state vpnbot does not know
   as settled.
-* The SPD: ``sourceCidr`` is every ``LocalCidrBlock``, ``destinationCidr`` the union of every ``RemoteCidrBlock``
-  (API 2.0's own view: the seed's domain reads the SPD as VPC-side x IDC-side CIDRs). On the way out, an ``spdAcl``
-  change is sent as its rules; a ``userGwCidrBlock`` change (API 3.0 has no such parameter) as one entry per
-  CURRENT VPC-side CIDR, each with the new IDC-side CIDRs.
+* The SPD is pairs, one to one: ``SecurityPolicyDatabaseSet`` is the seed's ``spdAcl`` (each VPC-side CIDR with
+  its own IDC-side list), never flattened into all locals x all remotes (which would widen the policy).
+  ``userGwCidrBlock`` reads as the union of the IDC-side lists; a change of it (API 3.0 has no such parameter) is
+  sent as every current VPC-side CIDR with the new list, which ``bot.vpn.edit.propose`` allows only when every
+  VPC-side CIDR already reaches the same IDC-side list (so nothing widens). ``RouteType`` is kept as the service
+  spells it: a route-based tunnel (``StaticRoute``, ``Bgp``) has no SPD to edit.
 * An IKE or IPsec change sends its whole block (so the service never resets an untouched field), with empty
-  identity fields left out and ``IKEVersion`` not sent (the connection was read as IKEV1, the service's default);
-  nothing else is sent unless it changes: unlike ``ModifyVpnConnEx``, API 3.0 needs no peer networks on every call.
+  identity fields and unreported enums left out; nothing else is sent unless it changes: unlike
+  ``ModifyVpnConnEx``, API 3.0 needs no peer networks on every call.
 * The gateways' public addresses and the names of the VPC, gateway and customer gateway are not in a
   ``VpnConnectionSet`` item (they belong to other resources): those fields stay empty.
 """
@@ -48,7 +51,7 @@ from bot.vpn.connection import (
     readable_id,
 )
 from bot.vpn.edit import PSK, Proposal
-from bot.vpn.params import IKE_PARAMS, IPSEC_PARAMS, PARAMS_BY_NAME, Cidr, Kind, Param, SpdPolicy
+from bot.vpn.params import IKE_PARAMS, IPSEC_PARAMS, PARAMS_BY_NAME, Cidr, Kind, Param, SpdPolicy, ValueSets
 
 __all__ = [
     "API_VERSION",
@@ -88,6 +91,7 @@ IKE_FIELDS: Mapping[str, str] = {
     "IKESet.remoteFqdnName": "RemoteFqdnName",
     "IKESet.dhGroupName": "DhGroupName",
     "IKESet.ikeSaLifetimeSeconds": "IKESaLifetimeSeconds",
+    "IKESet.ikeVersion": "IKEVersion",
 }
 IPSEC_FIELDS: Mapping[str, str] = {
     "IPsecSet.encryptAlgorithm": "EncryptAlgorithm",
@@ -109,32 +113,27 @@ _FROM_V3: Mapping[str, str] = {"SHA1": "sha", "SHA": "sha", "AES-CBS-192": "aes-
 STATE_TO_STATUS: Mapping[str, int] = {"AVAILABLE": 6, "PENDING": 2, "DELETING": 4}
 _UNKNOWN_STATE_STATUS = 2
 _NO_STATE_STATUS = 6
-_SHOWN_MAX = 40
 
 
 def to_v3_enum(name: str, value: str) -> str:
-    """The API 3.0 value of the seed's enum ``value`` for the seed parameter ``name`` (``sha`` -> ``SHA`` or
-    ``SHA1``, anything else upper-cased)."""
+    """The API 3.0 value of vpnbot's enum ``value`` for the parameter ``name`` (``sha`` -> ``SHA`` or ``SHA1``, any
+    other known value upper-cased); a value vpnbot does not know goes back as the cloud spelled it."""
+    if value not in PARAMS_BY_NAME[name].all_choices:
+        return value
     return _TO_V3.get((name, value), value.upper())
 
 
 def from_v3_enum(name: str, field: str, raw: object) -> str:
-    """The seed's value for API 3.0's ``raw`` in ``field`` (the seed parameter ``name``), case-insensitively.
-
-    Raises CloudDataError naming ``field`` when the seed's parameter has no such value (``SM4``, ``SHA-256``...),
-    or ``raw`` is not text at all.
-    """
+    """vpnbot's value for API 3.0's ``raw`` in ``field`` (the parameter ``name``), case-insensitively: a known
+    value in vpnbot's spelling, an unknown one as the cloud spells it, null as empty (not reported). CloudDataError
+    naming ``field`` for anything that is not short text."""
+    if raw is None:
+        return ""
     if not isinstance(raw, str) or len(raw) > TEXT_MAX:
         raise _unusable(field, "not text")
-    text = raw.strip().upper()
-    value = _FROM_V3.get(text, text.lower())
-    if value not in PARAMS_BY_NAME[name].choices:
-        shown = text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
-        raise CloudDataError(
-            f"DescribeVpnConnections returned {field} {shown!r}, which the seed's {name} cannot express",
-            f"{field} holds a value the seed's {name} cannot express",
-        )
-    return value
+    text = raw.strip()
+    known = _FROM_V3.get(text.upper(), text.lower())
+    return known if known in PARAMS_BY_NAME[name].all_choices else text
 
 
 def _unusable(field: str, why: str) -> CloudDataError:
@@ -167,14 +166,15 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
             raise CloudDataError(f"DescribeVpnConnections returned no {required}", f"no {required}")
         if not isinstance(item[required], str) or readable_id(item[required]) is None:
             raise _unusable(required, "not an id")
-    local, remote = _spd_cidrs(item.get(SPD_SET))
+    rules = _spd_rules(item.get(SPD_SET))
     result: dict[str, Any] = {
         "unVpnConnId": item["VpnConnectionId"],
         "unVpcId": item["VpcId"],
         "unVpnGwId": item["VpnGatewayId"],
         "vpnConnName": item.get("VpnConnectionName", ""),
-        "sourceCidr": local,
-        "destinationCidr": remote,
+        "sourceCidr": sorted({local for rule in rules for local in rule}),
+        "spdAcl": rules,
+        "routeType": _text(item, "RouteType"),
         "vpcConnStatus": _status(item.get("State")),
         "netStatus": _text(item, "NetStatus").lower(),
         "createTime": _text(item, "CreatedTime"),
@@ -192,7 +192,7 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_connection(item: Mapping[str, Any]) -> VpnConnection:
     """A ``VpnConnectionSet`` item as vpnbot's connection; CloudDataError naming the field at fault."""
-    return connection_from_describe(item_to_v2(item))
+    return connection_from_describe(item_to_v2(item), ValueSets.API3)
 
 
 def _status(state: object) -> int:
@@ -211,17 +211,12 @@ def _block(item: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _ike_set(block: Mapping[str, Any]) -> dict[str, Any]:
-    version = _text(block, "IKEVersion", f"{IKE_BLOCK}.")
-    if version and version.strip().upper() != "IKEV1":
-        shown = version[:_SHOWN_MAX]
-        raise CloudDataError(
-            f"DescribeVpnConnections returned {IKE_BLOCK}.IKEVersion {shown!r}: the seed's parameters express IKEv1 only",
-            f"{IKE_BLOCK}.IKEVersion is not IKEv1, the only version the seed's parameters express",
-        )
     return _seed_block(block, IKE_BLOCK, IKE_PARAMS, IKE_FIELDS)
 
 
 def _ipsec_set(block: Mapping[str, Any]) -> dict[str, Any]:
+    if block.get("IntegrityAlgorith") is None and "IntegrityAlgorithm" in block:
+        block = {**block, "IntegrityAlgorith": block["IntegrityAlgorithm"]}
     result = _seed_block(block, IPSEC_BLOCK, IPSEC_PARAMS, IPSEC_FIELDS)
     proto = _text(block, "SecurityProto", f"{IPSEC_BLOCK}.")
     if proto:
@@ -232,31 +227,30 @@ def _ipsec_set(block: Mapping[str, Any]) -> dict[str, Any]:
 def _seed_block(
     block: Mapping[str, Any], block_name: str, params: tuple[Param, ...], fields: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The API 2.0 block: seed field names, lower-case enums; absent fields stay absent (connection_from_describe
-    reports a missing required one, and reads a missing address or FQDN as empty)."""
+    """The API 2.0 block: seed field names, vpnbot's enum values (null or missing: empty, not reported); other
+    absent fields stay absent (connection_from_describe reports a missing required one, and reads a missing
+    address or FQDN as empty)."""
     result: dict[str, Any] = {}
     for param in params:
         field = fields[param.name]
         raw = block.get(field)
-        if raw is None:
-            continue
         if param.kind is Kind.CHOICE:
             result[param.field] = from_v3_enum(param.name, f"{block_name}.{field}", raw)
-        else:
+        elif raw is not None:
             result[param.field] = raw
     return result
 
 
-def _spd_cidrs(raw: object) -> tuple[list[str], list[str]]:
-    """(every LocalCidrBlock, the union of every RemoteCidrBlock), each sorted and without repeats."""
+def _spd_rules(raw: object) -> list[dict[str, list[str]]]:
+    """``SecurityPolicyDatabaseSet`` as the seed's ``spdAcl`` objects, one per entry, in the cloud's order (the
+    CIDRs themselves are checked by connection_from_describe)."""
     if raw is None:
-        return [], []
+        return []
     if not isinstance(raw, list):
         raise _unusable(SPD_SET, "not a list")
     if len(raw) > CIDRS_MAX:
         raise _unusable(SPD_SET, f"more than {CIDRS_MAX} entries")
-    local: set[str] = set()
-    remote: set[str] = set()
+    rules: list[dict[str, list[str]]] = []
     for entry in raw:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("LocalCidrBlock"), str):
             raise _unusable(SPD_SET, "an entry without a LocalCidrBlock")
@@ -267,11 +261,8 @@ def _spd_cidrs(raw: object) -> tuple[list[str], list[str]]:
             raise _unusable(SPD_SET, "a RemoteCidrBlock that is not a list of CIDRs")
         if len(remotes) > CIDRS_MAX:
             raise _unusable(SPD_SET, f"a RemoteCidrBlock of more than {CIDRS_MAX} entries")
-        local.add(entry["LocalCidrBlock"])
-        remote.update(remotes)
-        if len(remote) > CIDRS_MAX:
-            raise _unusable(SPD_SET, f"more than {CIDRS_MAX} RemoteCidrBlock entries")
-    return sorted(local), sorted(remote)
+        rules.append({entry["LocalCidrBlock"]: list(remotes)})
+    return rules
 
 
 # --- writing ----------------------------------------------------------------------------------------------------
@@ -310,15 +301,18 @@ def _spd_entries(policy: SpdPolicy) -> list[dict[str, Any]]:
 
 
 def _cidr_entries(connection: VpnConnection, proposed: VpnSettings) -> list[dict[str, Any]]:
+    """Every current VPC-side CIDR with the new IDC-side list (``propose`` allows a ``userGwCidrBlock`` change only
+    where every VPC-side CIDR already shares one list, so this never widens the policy)."""
     remotes = proposed.cidrs()
     if not remotes:
         raise ValueError("userGwCidrBlock would be empty: give at least one IDC-side CIDR")
-    locals_ = sorted(set(connection.source_cidrs) | set(connection.settings.spd().local_cidrs()))
-    if not locals_:
+    current = connection.settings
+    if not current.spd() or not current.spd_uniform:
         raise ValueError(
-            "userGwCidrBlock cannot be sent through API 3.0 for a connection with no VPC-side CIDR: set spdAcl instead"
+            "userGwCidrBlock cannot be sent through API 3.0 for this connection without changing its SPD's shape: "
+            "set spdAcl instead"
         )
-    return [_entry(local, remotes) for local in locals_]
+    return [_entry(local, remotes) for local in current.spd().local_cidrs()]
 
 
 def _entry(local: Cidr, remotes: Iterable[Cidr]) -> dict[str, Any]:
@@ -326,13 +320,15 @@ def _entry(local: Cidr, remotes: Iterable[Cidr]) -> dict[str, Any]:
 
 
 def _whole_block(settings: VpnSettings, params: tuple[Param, ...], fields: Mapping[str, str]) -> dict[str, Any]:
-    """Every field of the block with a value: enums in API 3.0's spelling, numbers as numbers, empty identity
-    fields (an address or FQDN the chosen identity type does not use) left out."""
+    """Every field of the block with a value: enums in API 3.0's spelling (unknown ones as read), numbers as
+    numbers; empty identity fields (an address or FQDN the chosen identity type does not use) and unreported enums
+    left out."""
     block: dict[str, Any] = {}
     for param in params:
         value = settings[param.name]
         if param.kind is Kind.CHOICE:
-            block[fields[param.name]] = to_v3_enum(param.name, str(value))
+            if value != "":
+                block[fields[param.name]] = to_v3_enum(param.name, str(value))
         elif param.kind is Kind.INTEGER:
             block[fields[param.name]] = int(str(value))
         elif value != "":

@@ -31,6 +31,7 @@ from bot.vpn.params import (
     ParameterError,
     SpdPolicy,
     Value,
+    ValueSets,
     parse_cidr,
     read_value,
 )
@@ -60,6 +61,9 @@ CONN_STATUS_TEXT: Mapping[int, str] = {
     5: "delete error",
     6: "normal",
 }
+ROUTE_BASED = frozenset({"staticroute", "bgp"})
+"""``RouteType`` values (case aside) of a route-based tunnel, which has no SPD: API 3.0 documents ``STATIC`` (the
+default) and ``Policy`` as policy-based, ``StaticRoute`` and ``Bgp`` as route-based."""
 IKE_BLOCKS = ("IKESet", "IKEArr")
 IPSEC_BLOCKS = ("IPsecSet", "IPSECArr")
 CIDRS_MAX = 1000
@@ -104,10 +108,14 @@ class VpnSettings:
     """The editable settings of a connection, keyed by the seed's parameter names (see ``params.SETTING_NAMES``).
 
     The pre-shared key is not held: ``psk_fingerprint`` tells whether a proposed key differs from the live one.
+    ``value_sets`` says which values the enums may be set to (the API the connection was read through), and
+    ``route_type`` is the tunnel's ``RouteType`` as the service spells it (empty under API 2.0, which has none).
     """
 
     values: Mapping[str, Value]
     psk_fingerprint: str | None = None
+    value_sets: ValueSets = ValueSets.SEED
+    route_type: str = ""
 
     def __post_init__(self) -> None:
         missing = [name for name in SETTING_NAMES if name not in self.values]
@@ -128,8 +136,19 @@ class VpnSettings:
         assert isinstance(value, SpdPolicy)
         return value
 
+    @property
+    def route_based(self) -> bool:
+        """A route-based tunnel (``RouteType`` StaticRoute or Bgp): it has no SPD to edit."""
+        return self.route_type.strip().lower() in ROUTE_BASED
+
+    @property
+    def spd_uniform(self) -> bool:
+        """Every VPC-side CIDR of the SPD reaches the same IDC-side CIDRs (the only SPD ``userGwCidrBlock`` can
+        describe without widening it); true for an empty SPD."""
+        return len({remotes for _, remotes in self.spd().rules}) <= 1
+
     def replace(self, changes: Mapping[str, Value]) -> VpnSettings:
-        return VpnSettings({**self.values, **changes}, self.psk_fingerprint)
+        return VpnSettings({**self.values, **changes}, self.psk_fingerprint, self.value_sets, self.route_type)
 
 
 @dataclass(frozen=True)
@@ -158,23 +177,32 @@ class VpnConnection:
         return str(self.settings["vpnConnName"])
 
     @property
+    def route_type(self) -> str:
+        return self.settings.route_type
+
+    @property
     def status_text(self) -> str:
         return CONN_STATUS_TEXT.get(self.status, f"status {self.status}")
 
 
-def connection_from_describe(item: Mapping[str, Any]) -> VpnConnection:
+def connection_from_describe(item: Mapping[str, Any], value_sets: ValueSets = ValueSets.SEED) -> VpnConnection:
     """Normalise one ``data[]`` item of ``DescribeVpnConn``; raises CloudDataError (and nothing else, whatever the
     item holds) naming an unreadable field.
+
+    ``bot.tencent.wire_v3`` brings API 3.0's items here in this shape, with ``value_sets`` API3 and two keys API 2.0
+    has not: ``spdAcl`` (the SPD as pairs: a list of ``{local: [remote, ...]}``, the seed's own shape), read one to
+    one instead of as ``sourceCidr`` x ``destinationCidr``, and ``routeType``. ``IKESet.ikeVersion`` is read when
+    present (empty when not: API 2.0 does not report it).
 
     An item read before, unchanged, gives the same (immutable) object again without parsing it: the last
     ``READ_KEPT`` are kept, by a keyed digest of the item (it holds the key, which is neither kept nor derivable).
     """
-    digest = _digest(item)
+    digest = _digest(item, value_sets)
     if digest is not None and (known := _READ.get(digest)) is not None:
         _READ.move_to_end(digest)
         return known
     try:
-        connection = _connection(item)
+        connection = _connection(item, value_sets)
     except CloudDataError:
         raise
     except Exception as error:  # the item is untrusted input: nothing it holds may escape as another exception
@@ -189,34 +217,40 @@ def connection_from_describe(item: Mapping[str, Any]) -> VpnConnection:
     raise failure  # outside the handler: the error's text may quote the item
 
 
-def _digest(item: Mapping[str, Any]) -> bytes | None:
+def _digest(item: Mapping[str, Any], value_sets: ValueSets) -> bytes | None:
     """The item's keyed digest; None when it has no ``repr`` (a number past 4300 digits, nesting too deep): such
     an item is read, to name the field at fault, and not kept."""
     try:
-        text = repr(item)
+        text = f"{value_sets.value}:{item!r}"
     except Exception:
         return None
     return hashlib.blake2b(text.encode(), key=_fingerprint_key[:64], digest_size=20).digest()
 
 
-def _connection(item: Mapping[str, Any]) -> VpnConnection:
+def _connection(item: Mapping[str, Any], value_sets: ValueSets) -> VpnConnection:
     ike = _block(item, IKE_BLOCKS)
     ipsec = _block(item, IPSEC_BLOCKS)
     sources = _cidr_tuple(item, "sourceCidr")
-    destinations = frozenset(_cidr_tuple(item, "destinationCidr"))
+    if "spdAcl" in item:
+        spd = _spd_pairs(item["spdAcl"])
+        destinations = frozenset(spd.remote_cidrs())
+    else:
+        destinations = frozenset(_cidr_tuple(item, "destinationCidr"))
+        spd = SpdPolicy.of(dict.fromkeys(sources, destinations)) if destinations else SpdPolicy()
     values: dict[str, Value] = {
         "vpnConnName": _read("vpnConnName", item.get("vpnConnName", "")),
         "userGwCidrBlock": destinations,
-        "spdAcl": SpdPolicy.of(dict.fromkeys(sources, destinations)) if destinations else SpdPolicy(),
+        "spdAcl": spd,
     }
     for name in SETTING_NAMES:
         block, _, field_name = name.partition(".")
         if block == "IKESet":
-            values[name] = _read(name, ike.get(field_name))
+            values[name] = _read(name, ike.get(field_name, "" if PARAMS_BY_NAME[name].api3_only else None))
         elif block == "IPsecSet":
             values[name] = _read(name, ipsec.get(field_name))
     psk = _text(item, "preSharedKey", limit=None)
-    settings = VpnSettings(values, secret_fingerprint(psk) if psk else None)
+    route_type = _text(item, "routeType")
+    settings = VpnSettings(values, secret_fingerprint(psk) if psk else None, value_sets, route_type)
     return VpnConnection(
         vpc_id=_id(item, "unVpcId", "vpcId"),
         vpn_gw_id=_id(item, "unVpnGwId", "vpnGwId"),
@@ -270,6 +304,30 @@ def _read(name: str, raw: Any) -> Value:
         return read_value(param, raw)
     except ParameterError as error:
         raise CloudDataError(f"DescribeVpnConn returned an unusable {name}: {error}", f"unusable {name}") from None
+
+
+def _spd_pairs(raw: object) -> SpdPolicy:
+    """``spdAcl`` as pairs: a list of ``{local: [remote, ...]}`` objects; at most ``CIDRS_MAX`` rules, remotes in a
+    rule and distinct remotes in all (the limits of the flattened view)."""
+    if not isinstance(raw, list) or len(raw) > CIDRS_MAX or not all(isinstance(rule, Mapping) for rule in raw):
+        raise _unusable("spdAcl", f"not a list of at most {CIDRS_MAX} rules")
+    rules: dict[Cidr, set[Cidr]] = {}
+    remotes_seen: set[Cidr] = set()
+    try:
+        for rule in raw:
+            for local, remotes in rule.items():
+                if not isinstance(local, str) or len(local) > TEXT_MAX or not isinstance(remotes, list):
+                    raise _unusable("spdAcl", "a rule that is not a CIDR and its list")
+                if len(remotes) > CIDRS_MAX or not all(isinstance(r, str) and len(r) <= TEXT_MAX for r in remotes):
+                    raise _unusable("spdAcl", f"a rule that is not a list of at most {CIDRS_MAX} CIDRs")
+                parsed = {parse_cidr(r) for r in remotes}
+                remotes_seen |= parsed
+                if len(remotes_seen) > CIDRS_MAX:
+                    raise _unusable("spdAcl", f"more than {CIDRS_MAX} IDC-side CIDRs")
+                rules.setdefault(parse_cidr(local), set()).update(parsed)
+    except ParameterError as error:
+        raise CloudDataError(f"DescribeVpnConn returned an unusable spdAcl: {error}", "unusable spdAcl") from None
+    return SpdPolicy.of(rules)
 
 
 def _cidr_tuple(item: Mapping[str, Any], key: str) -> tuple[Cidr, ...]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.vpn.connection import VpnSettings, secret_fingerprint
 from bot.vpn.edit import PSK, Proposal
-from bot.vpn.params import PARAMS_BY_NAME, SpdPolicy, Value, format_value
+from bot.vpn.params import PARAMS_BY_NAME, SpdPolicy, Value, ValueSets, shown_value
 
 HIDDEN = "(hidden)"
 CHANGED = "changed"
@@ -36,13 +36,15 @@ def diff(current: VpnSettings, proposal: Proposal) -> list[DiffRow]:
     """Exactly the parameters ``proposal`` changes, in the seed's order; empty when it changes nothing."""
     rows: list[DiffRow] = []
     for name in proposal.changed(current):
-        label = PARAMS_BY_NAME[name].label
+        param = PARAMS_BY_NAME[name]
+        label = param.label
         if name == PSK:
             rows.append(DiffRow(name, label, HIDDEN, CHANGED))
             continue
         before, after = current[name], proposal.value(name)
         added, removed = _set_change(before, after)
-        rows.append(DiffRow(name, label, _show(before), _show(after), added, removed, _size(before), _size(after)))
+        shown = _show(param.name, before), _show(param.name, after)
+        rows.append(DiffRow(name, label, *shown, added, removed, _size(before), _size(after)))
     return rows
 
 
@@ -54,7 +56,8 @@ def psk_state(current: VpnSettings, proposal: Proposal) -> str:
 def not_live(proposal: Proposal, changed: tuple[str, ...], live: VpnSettings) -> list[str]:
     """The changed parameters whose proposed value the cloud does not report now.
 
-    The SPD is compared the way ``DescribeVpnConn`` can report it: its VPC-side and IDC-side CIDRs.
+    The SPD is compared the way the API reports it: as pairs under API 3.0; under API 2.0, whose
+    ``DescribeVpnConn`` shows only its VPC-side and IDC-side CIDRs, as those.
     """
     missing: list[str] = []
     for name in changed:
@@ -64,7 +67,7 @@ def not_live(proposal: Proposal, changed: tuple[str, ...], live: VpnSettings) ->
                 missing.append(name)
             continue
         wanted, now = proposal.value(name), live[name]
-        if isinstance(wanted, SpdPolicy) and isinstance(now, SpdPolicy):
+        if isinstance(wanted, SpdPolicy) and isinstance(now, SpdPolicy) and live.value_sets is ValueSets.SEED:
             same = set(wanted.local_cidrs()) == set(now.local_cidrs()) and wanted.remote_cidrs() == now.remote_cidrs()
         else:
             same = wanted == now
@@ -73,8 +76,8 @@ def not_live(proposal: Proposal, changed: tuple[str, ...], live: VpnSettings) ->
     return missing
 
 
-def _show(value: Value) -> str:
-    text = format_value(value)
+def _show(name: str, value: Value) -> str:
+    text = shown_value(PARAMS_BY_NAME[name], value)
     return text if text else "(empty)"
 
 

@@ -20,6 +20,7 @@ from bot.vpn.params import (
     Param,
     ParameterError,
     Value,
+    ValueSets,
     canonical_name,
     edit_text,
     format_value,
@@ -87,11 +88,13 @@ def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
             if name == PSK:
                 key = _new_key(current, text)
             else:
-                value = _changed_value(PARAMS_BY_NAME[name], text, current[name])
+                value = _changed_value(PARAMS_BY_NAME[name], text, current[name], current.value_sets)
                 if value is not None:
                     parsed[name] = value
         except ParameterError as error:
             problems[name] = str(error)
+    for name, message in _shape_problems(current, parsed).items():
+        problems.setdefault(name, message)
     merged = {**current.values, **parsed}
     for name, message in rule_problems(merged, changed=parsed.keys()).items():
         problems.setdefault(name, message)
@@ -109,13 +112,37 @@ def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
     return Proposal(current.replace(parsed), key)
 
 
-def _changed_value(param: Param, text: str, current: Value) -> Value | None:
+def _shape_problems(current: VpnSettings, parsed: Mapping[str, Value]) -> dict[str, str]:
+    """What the connection's kind forbids: a parameter its API does not have, peer networks of a route-based
+    tunnel, and a ``userGwCidrBlock`` that would widen an SPD whose VPC-side CIDRs reach different networks."""
+    problems: dict[str, str] = {}
+    for name in parsed:
+        if not PARAMS_BY_NAME[name].is_offered(current.value_sets):
+            problems[name] = "API 3.0 only: this connection is edited through API 2.0, which does not have it"
+    peer = [name for name in ("userGwCidrBlock", "spdAcl") if name in parsed]
+    if current.route_based:
+        for name in peer:
+            problems[name] = (
+                f"this tunnel is route-based (RouteType {current.route_type}): it has no SPD, so its peer networks "
+                "are routes, not editable here"
+            )
+    elif "userGwCidrBlock" in peer and not current.spd_uniform:
+        problems["userGwCidrBlock"] = (
+            "the SPD gives its VPC-side CIDRs different IDC-side networks, and one peer-CIDR list for all of them "
+            "would widen it: edit spdAcl instead"
+        )
+    elif "userGwCidrBlock" in peer and current.value_sets is ValueSets.API3 and not current.spd():
+        problems["userGwCidrBlock"] = "the SPD has no VPC-side CIDR to pair the peer CIDRs with: edit spdAcl instead"
+    return problems
+
+
+def _changed_value(param: Param, text: str, current: Value, value_sets: ValueSets) -> Value | None:
     """The value ``text`` gives ``param``, or None when it is the current one (then no rule of the seed applies:
     the cloud holds it). Raises ParameterError for a changed value a rule refuses."""
     if text == edit_text(current) or text == format_value(current):
         return None
     try:
-        value = parse_value(param, text)
+        value = parse_value(param, text, value_sets)
     except ParameterError:
         # The cloud may hold a value its own rules no longer allow (a name with a control character): typed back
         # as it is, it is kept. A list reads the same either way, so it is not parsed twice.

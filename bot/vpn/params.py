@@ -27,6 +27,9 @@ from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+# The seed's value sets (API 2.0's ModifyVpnConnEx), and what API 3.0 adds to each (reference/tencent-cloud.md,
+# section 8, as Tencent's current SDK documents them). Values are the seed's lower-case spelling; the API 3.0 wire
+# upper-cases them (bot.tencent.wire_v3).
 IkeEncryptAlgorithm = Literal["3des-cbc", "aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "des-cbc"]
 IpsecEncryptAlgorithm = Literal["3des-cbc", "aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "des-cbc", "null"]
 AuthAlgorithm = Literal["md5", "sha"]
@@ -34,18 +37,48 @@ ExchangeMode = Literal["aggressive", "main"]
 IdentityType = Literal["address", "fqdn"]
 DhGroup = Literal["group1", "group2", "group5", "group14", "group24"]
 PfsDhGroup = Literal["null", "dh-group1", "dh-group2", "dh-group5", "dh-group14", "dh-group24"]
+IkeVersion = Literal["ikev1"]
+# API 3.0's sets, in the order its documentation lists them (each holds the seed's).
+Api3IkeEncryptAlgorithm = Literal[
+    "3des-cbc", "aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "des-cbc", "sm4", "aes128gcm128", "aes192gcm128",
+    "aes256gcm128",
+]  # fmt: skip
+Api3IpsecEncryptAlgorithm = Literal[
+    "3des-cbc", "aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "des-cbc", "sm4", "null", "aes128gcm128",
+    "aes192gcm128", "aes256gcm128",
+]  # fmt: skip
+Api3IkeAuthAlgorithm = Literal["md5", "sha", "sha-256", "sha-512"]
+Api3IpsecIntegrityAlgorithm = Literal["md5", "sha", "sha-256", "sha-512", "sha-384", "sm3"]
+Api3DhGroup = Literal[
+    "group1", "group2", "group5", "group14", "group15", "group16", "group19", "group20", "group21", "group24"
+]  # fmt: skip
+Api3PfsDhGroup = Literal[
+    "null", "dh-group1", "dh-group2", "dh-group5", "dh-group14", "dh-group15", "dh-group16", "dh-group19",
+    "dh-group20", "dh-group21", "dh-group24",
+]  # fmt: skip
+Api3IkeVersion = Literal["ikev1", "ikev2"]
+
+
+class ValueSets(enum.Enum):
+    """Which values a connection's enums may be set to: the seed's (API 2.0) or API 3.0's wider ones. A
+    connection read through API 3.0 offers API 3.0's; either may hold any value (see :func:`read_value`)."""
+
+    SEED = "seed"
+    API3 = "api3"
+
 
 IKE_SA_LIFETIME_SECONDS = (60, 604800)
 IPSEC_SA_LIFETIME_SECONDS = (180, 604800)
 # The seed documents 2560-604800 KB, yet the service's own default is 1843200: only the minimum is enforced.
 IPSEC_SA_LIFETIME_TRAFFIC_MIN = 2560
+IPSEC_SA_LIFETIME_TRAFFIC_MAX = 4294967295  # API 3.0's documented maximum (a 32-bit count of KB)
 VPN_CONN_NAME_MAX = 60
 PRE_SHARED_KEY_MAX = 128
 FQDN_NAME_MAX = 255
 
 IkeSaLifetimeSeconds = Annotated[int, Field(ge=IKE_SA_LIFETIME_SECONDS[0], le=IKE_SA_LIFETIME_SECONDS[1])]
 IpsecSaLifetimeSeconds = Annotated[int, Field(ge=IPSEC_SA_LIFETIME_SECONDS[0], le=IPSEC_SA_LIFETIME_SECONDS[1])]
-IpsecSaLifetimeTraffic = Annotated[int, Field(ge=IPSEC_SA_LIFETIME_TRAFFIC_MIN)]
+IpsecSaLifetimeTraffic = Annotated[int, Field(ge=IPSEC_SA_LIFETIME_TRAFFIC_MIN, le=IPSEC_SA_LIFETIME_TRAFFIC_MAX)]
 
 Cidr: TypeAlias = ipaddress.IPv4Network
 CidrSet: TypeAlias = frozenset[ipaddress.IPv4Network]
@@ -116,6 +149,25 @@ class Param:
     maximum: int | None = None
     default: str | int | None = None
     unit: str = ""
+    api3_choices: tuple[str, ...] = ()  # API 3.0's set (it holds the seed's ``choices``); empty: the seed's
+    api3_only: bool = False  # not a parameter of the seed: offered only for a connection read through API 3.0
+
+    @property
+    def all_choices(self) -> tuple[str, ...]:
+        """Every value vpnbot knows for this enum, in either API."""
+        return self.api3_choices or self.choices
+
+    def offered(self, value_sets: ValueSets) -> tuple[str, ...]:
+        """The values a person may choose for a connection whose enums take ``value_sets``."""
+        return self.all_choices if value_sets is ValueSets.API3 else self.choices
+
+    def knows(self, value: Value) -> bool:
+        """False for an enum value the cloud reported that vpnbot does not know (shown as such, carried as is)."""
+        return self.kind is not Kind.CHOICE or value in self.all_choices or value == ""
+
+    def is_offered(self, value_sets: ValueSets) -> bool:
+        """Whether a form or ``--set`` offers this parameter for such a connection."""
+        return not self.api3_only or value_sets is ValueSets.API3
 
     @property
     def block(self) -> str:
@@ -126,8 +178,20 @@ class Param:
         return self.name.split(".", 1)[-1]
 
 
-def _choice(name: str, label: str, values: Any, default: str | None, description: str) -> Param:
-    return Param(name, Kind.CHOICE, label, description, choices=tuple(get_args(values)), default=default)
+def _choice(
+    name: str, label: str, values: Any, default: str | None, description: str, api3: Any = None, **more: Any
+) -> Param:
+    extra = tuple(get_args(api3)) if api3 is not None else ()
+    return Param(
+        name,
+        Kind.CHOICE,
+        label,
+        description,
+        choices=tuple(get_args(values)),
+        default=default,
+        api3_choices=extra,
+        **more,
+    )
 
 
 # The connection's identity parameters: required on the wire, never editable.
@@ -138,8 +202,22 @@ PARAMS: tuple[Param, ...] = (
     Param("preSharedKey", Kind.SECRET, "Pre-shared key", "Leave empty to keep the current key"),
     Param("userGwCidrBlock", Kind.CIDR_LIST, "Peer CIDRs", "IDC-side networks the VPC may reach"),
     Param("spdAcl", Kind.SPD, "SPD policy", "Per VPC-side CIDR, the IDC-side CIDRs it may reach"),
-    _choice("IKESet.propoEncryAlgorithm", "IKE encryption", IkeEncryptAlgorithm, "3des-cbc", "IKE encryption"),
-    _choice("IKESet.propoAuthenAlgorithm", "IKE authentication", AuthAlgorithm, "md5", "IKE authentication"),
+    _choice(
+        "IKESet.propoEncryAlgorithm",
+        "IKE encryption",
+        IkeEncryptAlgorithm,
+        "3des-cbc",
+        "IKE encryption",
+        Api3IkeEncryptAlgorithm,
+    ),
+    _choice(
+        "IKESet.propoAuthenAlgorithm",
+        "IKE authentication",
+        AuthAlgorithm,
+        "md5",
+        "IKE authentication",
+        Api3IkeAuthAlgorithm,
+    ),
     _choice("IKESet.exchangeMode", "Exchange mode", ExchangeMode, "main", "IKE negotiation mode"),
     _choice("IKESet.localIdentity", "Local identity", IdentityType, "address", "Local identity type"),
     _choice("IKESet.remoteIdentity", "Remote identity", IdentityType, "address", "Remote identity type"),
@@ -147,7 +225,7 @@ PARAMS: tuple[Param, ...] = (
     Param("IKESet.remoteAddress", Kind.ADDRESS, "Remote address", "Needed when the remote identity is address"),
     Param("IKESet.localFqdnName", Kind.FQDN, "Local FQDN", "Needed when the local identity is fqdn"),
     Param("IKESet.remoteFqdnName", Kind.FQDN, "Remote FQDN", "Needed when the remote identity is fqdn"),
-    _choice("IKESet.dhGroupName", "DH group", DhGroup, None, "DH group for the IKE key exchange"),
+    _choice("IKESet.dhGroupName", "DH group", DhGroup, None, "DH group for the IKE key exchange", Api3DhGroup),
     Param(
         "IKESet.ikeSaLifetimeSeconds",
         Kind.INTEGER,
@@ -157,8 +235,31 @@ PARAMS: tuple[Param, ...] = (
         maximum=IKE_SA_LIFETIME_SECONDS[1],
         unit="s",
     ),
-    _choice("IPsecSet.encryptAlgorithm", "IPsec encryption", IpsecEncryptAlgorithm, "3des-cbc", "IPsec encryption"),
-    _choice("IPsecSet.integrityAlgorith", "IPsec integrity", AuthAlgorithm, "md5", "IPsec authentication"),
+    _choice(
+        "IKESet.ikeVersion",
+        "IKE version",
+        IkeVersion,
+        "ikev1",
+        "IKE protocol version",
+        Api3IkeVersion,
+        api3_only=True,
+    ),
+    _choice(
+        "IPsecSet.encryptAlgorithm",
+        "IPsec encryption",
+        IpsecEncryptAlgorithm,
+        "3des-cbc",
+        "IPsec encryption",
+        Api3IpsecEncryptAlgorithm,
+    ),
+    _choice(
+        "IPsecSet.integrityAlgorith",
+        "IPsec integrity",
+        AuthAlgorithm,
+        "md5",
+        "IPsec authentication",
+        Api3IpsecIntegrityAlgorithm,
+    ),
     Param(
         "IPsecSet.ipsecSaLifetimeSeconds",
         Kind.INTEGER,
@@ -174,9 +275,10 @@ PARAMS: tuple[Param, ...] = (
         "IPsec SA traffic",
         "IPsec SA lifetime in KB",
         minimum=IPSEC_SA_LIFETIME_TRAFFIC_MIN,
+        maximum=IPSEC_SA_LIFETIME_TRAFFIC_MAX,
         unit="KB",
     ),
-    _choice("IPsecSet.pfsDhGroup", "PFS", PfsDhGroup, "null", "Perfect forward secrecy DH group"),
+    _choice("IPsecSet.pfsDhGroup", "PFS", PfsDhGroup, "null", "Perfect forward secrecy DH group", Api3PfsDhGroup),
 )
 
 PARAMS_BY_NAME: Mapping[str, Param] = {p.name: p for p in PARAMS}
@@ -186,8 +288,9 @@ IPSEC_PARAMS = tuple(p for p in PARAMS if p.block == "IPsecSet")
 SETTING_NAMES = tuple(p.name for p in PARAMS if p.kind is not Kind.SECRET)
 
 ALIASES: Mapping[str, str] = {"IKESet.encryptAlgorithm": "IPsecSet.encryptAlgorithm"}
-# Values the cloud echoes that mean a seed value (DescribeVpnConn shows "sha1" for the input enum's "sha").
-CHOICE_SYNONYMS: Mapping[str, str] = {"sha1": "sha"}
+# Values the cloud echoes that mean a known value: DescribeVpnConn shows "sha1" for the input enum's "sha", API 3.0
+# spells it SHA or SHA1, and its documentation has the typo AES-CBS-192.
+CHOICE_SYNONYMS: Mapping[str, str] = {"sha1": "sha", "aes-cbs-192": "aes-cbc-192"}
 
 _INT_ADAPTERS: Mapping[str, TypeAdapter[int]] = {
     "IKESet.ikeSaLifetimeSeconds": TypeAdapter(IkeSaLifetimeSeconds),
@@ -312,10 +415,11 @@ def _add_spd_rule(mapping: dict[Cidr, set[Cidr]], local_text: str, remotes: Cidr
     mapping.setdefault(local, set()).update(remotes)
 
 
-def parse_value(param: Param, text: str) -> Value:
+def parse_value(param: Param, text: str, value_sets: ValueSets = ValueSets.SEED) -> Value:
     """Parse the text form of ``param``'s value as a person typed it; raises ParameterError naming what is wrong.
 
-    Every rule of the seed applies. For what the cloud reports, use :func:`read_value`.
+    Every rule of the seed applies; an enum takes the values ``value_sets`` offers. For what the cloud reports, use
+    :func:`read_value`.
     """
     kind = param.kind
     if kind is Kind.CIDR_LIST:
@@ -327,9 +431,11 @@ def parse_value(param: Param, text: str) -> Value:
     text = text.strip()
     if kind is Kind.CHOICE:
         value = CHOICE_SYNONYMS.get(text.lower(), text.lower())
-        if value not in param.choices:
+        offered = param.offered(value_sets)
+        if value not in offered:
             shown = text if len(text) <= 40 else text[:40] + "..."
-            raise ParameterError(f"{shown!r} is not one of {', '.join(param.choices)}")
+            why = " (API 3.0 only: this connection is edited through API 2.0)" if value in param.all_choices else ""
+            raise ParameterError(f"{shown!r} is not one of {', '.join(offered)}{why}")
         return value
     if kind is Kind.INTEGER:
         return _parse_integer(param, text)
@@ -345,11 +451,16 @@ def read_value(param: Param, text: str) -> Value:
     connection name is taken as the cloud holds it (surrounding white space aside), whatever its length or
     characters. The cloud accepted that name once; refusing it would leave the connection unreadable, and an
     edit that leaves it alone sends it back unchanged (see ``bot.vpn.edit.propose``). Show it through
-    :func:`visible`.
+    :func:`visible`. So is an enum value vpnbot does not know (a newer algorithm): kept as the cloud spells it,
+    shown as unknown (:func:`shown_value`), sent back unchanged; a known one in any case or spelling reads as
+    vpnbot's. Numbers take API 3.0's ranges, the wider ones.
     """
     if param.kind is Kind.NAME:
         return text.strip()
-    return parse_value(param, text)
+    if param.kind is Kind.CHOICE:
+        known = CHOICE_SYNONYMS.get(text.strip().lower(), text.strip().lower())
+        return known if known in param.all_choices else text.strip()
+    return parse_value(param, text, ValueSets.API3)
 
 
 def _parse_integer(param: Param, text: str) -> int:
@@ -472,6 +583,15 @@ def format_value(value: Value) -> str:
     if isinstance(value, frozenset):
         return ", ".join(str(c) for c in sorted(value))
     return str(value)
+
+
+def shown_value(param: Param, value: Value) -> str:
+    """A value as a person reads it: :func:`format_value`, with an enum value vpnbot does not know marked as such
+    (``AES512XTS (unknown to vpnbot: kept as it is)``) and an enum the cloud did not report as ``(not reported)``."""
+    if param.kind is Kind.CHOICE and value == "":
+        return "(not reported)"
+    text = format_value(value)
+    return text if param.knows(value) else f"{text} (unknown to vpnbot: kept as it is)"
 
 
 def edit_text(value: Value) -> str:
