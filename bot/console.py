@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from bot.tencent import TaskId
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
-from bot.vpn.params import PARAMS, SETTING_NAMES, Kind, SpdPolicy, Value, format_value
+from bot.vpn.params import PARAMS, PARAMS_BY_NAME, SETTING_NAMES, Kind, SpdPolicy, Value, shown_value
 
 SPINNER = "|/-\\"
 
@@ -38,16 +38,22 @@ def render_connection(connection: VpnConnection) -> str:
         f"  gateway {connection.vpn_gw_id} {connection.vpn_gw_name} ({connection.vpn_gw_address})",
         f"  peer {connection.user_gw_id} {connection.user_gw_name} ({connection.user_gw_address})",
         f"  status {connection.status_text}, network {connection.net_status or 'unknown'}",
-        "",
     ]
-    rows = [(p.name, _cell(p.name, connection)) for p in PARAMS]
+    if connection.route_type:
+        kind = "route-based: no SPD" if connection.settings.route_based else "policy-based"
+        head.append(f"  route type {connection.route_type} ({kind})")
+    head.append("")
+    offered = [p for p in PARAMS if p.is_offered(connection.settings.value_sets)]
+    rows = [(p.name, _cell(p.name, connection)) for p in offered]
     return "\n".join(head) + table(("parameter", "value"), rows)
 
 
 def _cell(name: str, connection: VpnConnection) -> str:
     if name == "preSharedKey":
         return "(set, hidden)" if connection.settings.psk_fingerprint else "(not set)"
-    return format_value(connection.settings[name]) or "(empty)"
+    if name in ("userGwCidrBlock", "spdAcl") and connection.settings.route_based:
+        return "(route-based tunnel: no SPD)"
+    return shown_value(PARAMS_BY_NAME[name], connection.settings[name]) or "(empty)"
 
 
 def render_diff(rows: Sequence[DiffRow]) -> str:
@@ -65,7 +71,12 @@ def json_value(value: Value) -> Any:
 
 
 def connection_json(connection: VpnConnection) -> dict[str, Any]:
-    settings = {name: json_value(connection.settings[name]) for name in SETTING_NAMES}
+    offered = connection.settings.value_sets
+    settings = {
+        name: json_value(connection.settings[name])
+        for name in SETTING_NAMES
+        if PARAMS_BY_NAME[name].is_offered(offered)
+    }
     return {
         "vpcId": connection.vpc_id,
         "vpnGwId": connection.vpn_gw_id,
@@ -78,6 +89,7 @@ def connection_json(connection: VpnConnection) -> dict[str, Any]:
         "vpcConnStatus": connection.status,
         "status": connection.status_text,
         "netStatus": connection.net_status,
+        "routeType": connection.route_type,
         "preSharedKeySet": connection.settings.psk_fingerprint is not None,
         "settings": settings,
     }
@@ -91,7 +103,10 @@ def param_kinds_help() -> str:
     lines = []
     for p in PARAMS:
         if p.kind is Kind.CHOICE:
-            hint = " | ".join(p.choices)
+            more = [c for c in p.all_choices if c not in p.choices]
+            hint = " | ".join(p.choices) + (f" (API 3.0 also: {' | '.join(more)})" if more else "")
+            if p.api3_only:
+                hint = f"API 3.0 only: {' | '.join(p.all_choices)}"
         elif p.kind is Kind.INTEGER:
             hint = f"{p.minimum}..{p.maximum if p.maximum is not None else ''} {p.unit}".rstrip()
         elif p.kind is Kind.SECRET:

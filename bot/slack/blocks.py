@@ -39,7 +39,7 @@ from bot.tencent.listing import ConnectionListing
 from bot.vpn.change import ChangeRequest, ChangeState
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
-from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, edit_text, format_value
+from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, edit_text, shown_value
 
 Rendered = list[dict[str, Any]]
 """Blocks or a view as sent to Slack (``to_dict()`` of the models)."""
@@ -139,8 +139,11 @@ def edit_form(connection: VpnConnection, private_metadata: str) -> View:
         blocks.append(HeaderBlock(text=title))
         if not group:
             blocks.append(_connection_context(connection))
+        if group == "peers" and connection.settings.route_based:
+            blocks.append(_route_based(connection))
+            continue
         for param in PARAMS:
-            if _group_of(param) == group:
+            if _group_of(param) == group and param.is_offered(connection.settings.value_sets):
                 blocks.append(_input(param, connection))
     return View(
         type="modal",
@@ -157,6 +160,15 @@ def _group_of(param: Param) -> str:
     if param.kind in (Kind.CIDR_LIST, Kind.SPD):
         return "peers"
     return param.block
+
+
+def _route_based(connection: VpnConnection) -> SectionBlock:
+    """What stands in for the peer-network fields of a route-based tunnel: it has no SPD to edit."""
+    text = (
+        f"This tunnel is *route-based* (RouteType `{esc_visible(connection.route_type)}`): it has no SPD, so its "
+        "peer networks are routes and are not edited here."
+    )
+    return SectionBlock(block_id="peers_route_based", text=MarkdownTextObject(text=text))
 
 
 def _connection_context(connection: VpnConnection) -> ContextBlock:
@@ -193,8 +205,17 @@ def _input(param: Param, connection: VpnConnection) -> Block:
     optional = param.kind in (Kind.SECRET, Kind.CIDR_LIST, Kind.SPD, Kind.ADDRESS, Kind.FQDN)
     element: Any
     if param.kind is Kind.CHOICE:
-        options = [Option(value=choice, text=choice) for choice in param.choices]
+        options = [Option(value=choice, text=choice) for choice in param.offered(connection.settings.value_sets)]
         initial = next((o for o in options if o.value == current), None)
+        if initial is None and current:
+            initial = _current_option(param, str(current))
+            if initial is not None:
+                options.append(initial)
+        if initial is None:  # not reported, or too long to be an option's value: left unselected, it is kept
+            optional = True
+            hint = (
+                f"{param.description}. Now {clip(visible(shown_value(param, current or '')), 100)}: leave it to keep it"
+            )
         element = StaticSelectElement(action_id=name, options=options, initial_option=initial)
     elif param.kind is Kind.INTEGER:
         element = NumberInputElement(
@@ -224,6 +245,21 @@ def _input(param: Param, connection: VpnConnection) -> Block:
         if param.kind is Kind.SPD:
             hint = "One rule a line: VPC-CIDR: IDC-CIDR, IDC-CIDR (or JSON). Change either this or the peer CIDRs."
     return InputBlock(block_id=name, label=param.label, element=element, hint=hint, optional=optional or None)
+
+
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+"""Slack's limits for an option's text and value."""
+
+
+def _current_option(param: Param, current: str) -> Option | None:
+    """The option for a current value the form does not offer (one vpnbot does not know, or one API 2.0 cannot
+    set), so that it can be kept; None when it is too long to be an option's value."""
+    if len(current) > OPTION_VALUE_MAX:
+        return None
+    shown = visible(current)
+    label = f"{shown} (unknown: keep)" if not param.knows(current) else f"{shown} (current: keep)"
+    return Option(value=current, text=clip(label, OPTION_TEXT_MAX))
 
 
 def _size_words(value: Value) -> str:
@@ -476,7 +512,7 @@ def connection_details(connection: VpnConnection) -> list[Block]:
         if param.kind is Kind.SECRET:
             value = "set (hidden)" if connection.settings.psk_fingerprint else "not set"
         else:
-            value = format_value(connection.settings[param.name]) or "(empty)"
+            value = shown_value(param, connection.settings[param.name]) or "(empty)"
         lines.append(f"*{param.name}*\n{esc_visible(clip(value, 1900))}")
     blocks: list[Block] = [
         HeaderBlock(text=header_text(f"{connection.name} ({connection.vpn_conn_id})")),
