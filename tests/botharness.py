@@ -188,7 +188,7 @@ async def harness(
     """A bot with its state in ``tmp_path/state.sqlite`` (the directory is made if need be; the file must not
     exist yet), a Slack stand-in and a simulator of its own."""
     state_path = fresh_state_path(tmp_path)
-    world = load_world(None).model_copy(update={"task_seconds": task_seconds})
+    world = dialect.world(load_world(None), task_seconds=task_seconds)
     groups = usergroups if usergroups is not None else {"S0NETOPS": [GROUP_MEMBER]}
     async with SimServer(SimState(world)) as sim, SlackStandin(usergroups=groups) as slack:
         settings = bot_settings(slack, sim, state_path, **overrides)

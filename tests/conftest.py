@@ -62,11 +62,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
             terminalreporter.write_line(line)
 
 
-@pytest.fixture(params=["v2", "v3"])
+@pytest.fixture(params=dialect.BEHAVIOURS)
 def cloud_api(request: pytest.FixtureRequest) -> Iterator[dialect.CloudApi]:
-    previous = dialect.current
-    dialect.current = request.param
+    previous = dialect.behaviour()
+    dialect.use(request.param)
     try:
-        yield request.param
+        yield dialect.current
     finally:
-        dialect.current = previous
+        dialect.use(previous)

@@ -1,17 +1,42 @@
-"""Which Tencent Cloud API dialect the end-to-end tests speak: both, one run each (the ``cloud_api`` fixture in
-conftest.py sets it), so the whole flow is proven under API 2.0 (the seed's) and API 3.0.
+"""Which Tencent Cloud API dialect the end-to-end tests speak: API 2.0 (the seed's) and API 3.0 in both of its
+possible behaviours, one run each (the ``cloud_api`` fixture in conftest.py sets it): ``v3``, the documented one, in
+which ``ModifyVpnConnectionAttribute`` leaves no task (the edit is settled from the connection), and ``v3-task``, in
+which ``DescribeVpcTaskResult`` knows the edit's RequestId.
 
-What differs between the two is said here once: the endpoint, and the words the cloud uses for the same faults.
+What differs between them is said here once: the endpoint, the world's task behaviour, and the words the cloud uses
+for the same faults.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from bot.sim import SimServer
+from bot.sim import SimServer, World
 
 CloudApi = Literal["v2", "v3"]
+Behaviour = Literal["v2", "v3", "v3-task"]
+BEHAVIOURS: tuple[Behaviour, ...] = ("v2", "v3", "v3-task")
 current: CloudApi = "v2"
+modify_task = False  # API 3.0: does DescribeVpcTaskResult know the edit's RequestId (the world's ``modifyTask``)?
+
+
+def use(behaviour: Behaviour) -> None:
+    global current, modify_task
+    current = "v2" if behaviour == "v2" else "v3"
+    modify_task = behaviour == "v3-task"
+
+
+def behaviour() -> Behaviour:
+    return "v2" if current == "v2" else ("v3-task" if modify_task else "v3")
+
+
+def world(base: World, **updates: Any) -> World:
+    """``base`` with ``updates`` (field names) and the task behaviour of the dialect in use."""
+    world = base.model_copy(update=updates)
+    if not modify_task:  # the world's default
+        return world
+    return World.model_validate({**world.to_json(), "modifyTask": True})
+
 
 # The cloud's code for the same fault in each dialect.
 CODES: dict[str, dict[CloudApi, str]] = {

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import dialect
+
 from bot.sim import SimServer, SimState, World, load_world
 
 T = TypeVar("T")
@@ -67,7 +69,7 @@ class ThreadedSim:
 def canary_world(task_seconds: float = 0.2) -> World:
     """The demo world, signed for with a unique key that tests search for in every output."""
     world = load_world(None)
-    return world.model_copy(update={"credentials": {CANARY_SECRET_ID: CANARY_SECRET_KEY}, "task_seconds": task_seconds})
+    return dialect.world(world, credentials={CANARY_SECRET_ID: CANARY_SECRET_KEY}, task_seconds=task_seconds)
 
 
 @contextmanager

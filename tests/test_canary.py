@@ -46,7 +46,7 @@ def canary_psk(label: str) -> str:
 def canary_world(task_seconds: float = 0.3) -> World:
     """The demo world whose only credential is the unique API key pair above."""
     world = load_world(None)
-    return world.model_copy(update={"credentials": {SECRET_ID: SECRET_KEY}, "task_seconds": task_seconds})
+    return dialect.world(world, credentials={SECRET_ID: SECRET_KEY}, task_seconds=task_seconds)
 
 
 @asynccontextmanager

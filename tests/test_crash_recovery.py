@@ -99,7 +99,7 @@ class Rig:
 
 @asynccontextmanager
 async def rig(tmp_path: Path, *, task_seconds: float, **env: str) -> AsyncIterator[Rig]:
-    world = load_world(None).model_copy(update={"task_seconds": task_seconds})
+    world = dialect.world(load_world(None), task_seconds=task_seconds)
     state_path = tmp_path / "state.sqlite"
     async with SimServer(SimState(world)) as sim, HoldingSlackStandin() as slack, httpx.AsyncClient() as http:
         async with running(bot_env(slack, sim, state_path, **env), tmp_path) as bot:

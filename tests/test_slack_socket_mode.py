@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dialect
 import pytest
 from botharness import APPROVER, CHANNEL, REQUESTER, SEED_CONN, bot_settings
 from slack_requests import (
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("cloud_api")
 
 
 async def test_vpn_edit_through_socket_mode(tmp_path: Path) -> None:
-    world = load_world(None).model_copy(update={"task_seconds": 0.2})
+    world = dialect.world(load_world(None), task_seconds=0.2)
     async with SimServer(SimState(world)) as sim, SlackStandin() as slack:
         settings = bot_settings(
             slack, sim, tmp_path / "state.sqlite", slack_app_token=slack.app_token, slack_signing_secret=None
