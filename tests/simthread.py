@@ -7,6 +7,7 @@ directly. ``call`` runs a function on the simulator's loop, so the world is neve
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,9 +24,13 @@ CANARY_SECRET_KEY = "canary-secret-key-7f3a9c1e5b"
 
 
 class ThreadedSim:
-    def __init__(self, world: World) -> None:
+    """``state`` (default: a fresh one on ``world``) lets a test inject the clock; ``ssl_context`` serves TLS."""
+
+    def __init__(
+        self, world: World, *, state: SimState | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.loop = asyncio.new_event_loop()
-        self.server = SimServer(SimState(world))
+        self.server = SimServer(state if state is not None else SimState(world), ssl_context=ssl_context)
         self._thread = threading.Thread(target=self.loop.run_forever, name="sim", daemon=True)
 
     @property
@@ -73,8 +78,10 @@ def canary_world(task_seconds: float = 0.2) -> World:
 
 
 @contextmanager
-def threaded_sim(world: World) -> Iterator[ThreadedSim]:
-    sim = ThreadedSim(world)
+def threaded_sim(
+    world: World, *, state: SimState | None = None, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[ThreadedSim]:
+    sim = ThreadedSim(world, state=state, ssl_context=ssl_context)
     sim.start()
     try:
         yield sim

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings
 from bot.sim.server import run_forever
-from bot.sim.state import DEMO_SECRET_ID, DEMO_SECRET_KEY, load_world
+from bot.sim.worldfile import DEMO_SECRET_ID, DEMO_SECRET_KEY, load_world
 
 
 def _announce(url: str, world: str | None) -> None:
