@@ -119,7 +119,7 @@ async def test_hostile_strings_reach_slack_only_escaped(tmp_path: Path, monkeypa
     def finish_echoing(self: SimState, task: Any) -> None:
         original_finish(self, task)
         if task.outcome != "succeeded":
-            task.message = f"{task.message} {HOSTILE} key={task.result.get('preSharedKey', '')}"
+            task.message = f"{task.message} {HOSTILE} key={task.after.pre_shared_key}"
 
     monkeypatch.setattr(SimState, "_finish", finish_echoing)
     async with harness(tmp_path) as h:
@@ -136,24 +136,25 @@ async def test_hostile_strings_reach_slack_only_escaped(tmp_path: Path, monkeypa
         await _submit_reason(h, opened, HOSTILE)
         await h.wait_thread_text(card, "rejected")
         # Names and status texts from the cloud, with hidden characters, through list, show and the form.
-        h.sim.state._connections[SEED_CONN]["vpnConnName"] = "evil\u202e<!channel>\u200b\x85"
+        h.sim.state.plant(SEED_CONN, name="evil\u202e<!channel>\u200b\x85")
         for words in ("list", f"show {SEED_CONN}", "status chg-nonexistent", "<!channel>"):
             await h.command(words)
         await h.slack.wait_for("response_url", count=3)
         view = await h.open_form()
         name_field = next(b for b in view["blocks"] if b.get("block_id") == "vpnConnName")
         assert name_field["element"]["initial_value"] == "evil\\u202e<!channel>\\u200b"  # NEL: white space, cut
-        h.sim.state._connections[SEED_CONN]["vpnConnName"] = "office-shanghai"
-        # A failed task whose text echoes the new key and a hostile link.
-        h.sim.state.update_faults({"taskOutcome": "failed"})
-        card = await h.propose({"vpnConnName": "clean-name", "preSharedKey": NEW_PSK})
-        await h.click("approve_change", card, APPROVER)
-        final = await h.wait_thread_text(card, "failed after")
-        assert "&lt;!channel&gt;" in final
-        assert "(redacted)" in final
-        assert NEW_PSK not in json.dumps([c.args for c in h.slack.calls()])
-        request = next(r for r in await h.bot.context.store.in_states({ChangeState.FAILED}))
-        assert NEW_PSK not in request.outcome_message
+        h.sim.state.plant(SEED_CONN, name="office-shanghai")
+        if dialect.behaviour() != "v3":  # the documented API 3.0 edit leaves no task, so no task text to echo
+            # A failed task whose text echoes the new key and a hostile link.
+            h.sim.state.update_faults({"taskOutcome": "failed"})
+            card = await h.propose({"vpnConnName": "clean-name", "preSharedKey": NEW_PSK})
+            await h.click("approve_change", card, APPROVER)
+            final = await h.wait_thread_text(card, "failed after")
+            assert "&lt;!channel&gt;" in final
+            assert "(redacted)" in final
+            assert NEW_PSK not in json.dumps([c.args for c in h.slack.calls()])
+            request = next(r for r in await h.bot.context.store.in_states({ChangeState.FAILED}))
+            assert NEW_PSK not in request.outcome_message
         assert view is not None
         assert unescaped_sequences(h) == []
 
@@ -252,9 +253,8 @@ async def test_removal_from_an_approver_group_counts_at_once(tmp_path: Path) -> 
 
 async def test_a_connection_whose_lists_exceed_a_slack_input_can_still_change_its_dh_group(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
-        item = h.sim.state._connections[SEED_CONN]
-        item["sourceCidr"] = [f"10.{n}.0.0/24" for n in range(1, 5)]
-        item["destinationCidr"] = [f"172.16.{n}.0/24" for n in range(250)]
+        remotes = tuple(f"172.16.{m}.0/24" for m in range(250))
+        h.sim.state.plant(SEED_CONN, spd=tuple((f"10.{n}.0.0/24", remotes) for n in range(1, 5)))
         view = await h.open_form()
         kinds = {b.get("block_id"): b["type"] for b in view["blocks"]}
         assert kinds["userGwCidrBlock"] == "section"
