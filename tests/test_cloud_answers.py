@@ -169,7 +169,7 @@ class Dialect:
         return {
             "name": ("vpnConnName", "VpnConnectionName"),
             "status": ("vpcConnStatus", "State"),
-            "cidrs": ("destinationCidr", "SecurityPolicyDatabaseSet", "RemoteCidrBlock"),
+            "cidrs": ("destinationCidr", "SecurityPolicyDatabaseSet", "RemoteCidrBlock", "spdAcl"),
             "lifetime": ("ikeSaLifetimeSeconds", "IKESaLifetimeSeconds"),
         }[what]
 

@@ -257,10 +257,12 @@ def _spd_rules(raw: object) -> list[dict[str, list[str]]]:
         remotes = entry.get("RemoteCidrBlock") or []
         if isinstance(remotes, str):
             remotes = [remotes]
-        if not isinstance(remotes, list) or not all(isinstance(r, str) for r in remotes):
+        if not isinstance(remotes, list) or not all(isinstance(r, str) and len(r) <= TEXT_MAX for r in remotes):
             raise _unusable(SPD_SET, "a RemoteCidrBlock that is not a list of CIDRs")
         if len(remotes) > CIDRS_MAX:
             raise _unusable(SPD_SET, f"a RemoteCidrBlock of more than {CIDRS_MAX} entries")
+        if len(entry["LocalCidrBlock"]) > TEXT_MAX:
+            raise _unusable(SPD_SET, "a LocalCidrBlock that is not a CIDR")
         rules.append({entry["LocalCidrBlock"]: list(remotes)})
     return rules
 
