@@ -7,6 +7,7 @@ given in ``bench.load``: it is not timed, but httpx's cost per request would cro
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import tempfile
 import time
@@ -31,6 +32,9 @@ from bot.config import Settings
 from bot.sim import SimServer, SimState, World
 
 CONCURRENCY = 20
+LIMIT_WORDS = re.compile(r"RequestLimitExceeded|\b4400\b")
+"""What a rate-limit error looks like in a Slack message (API 3.0's code, API 2.0's)."""
+SHOWN = ("chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "response_url")
 CARD_TEXT = re.compile(r"^VPN change (chg-[a-z2-7]+) by .* \((vpnx-[a-z0-9]+)\): ")
 FINAL_MARKS = (":large_green_circle:", ":red_circle:", ":grey_question:", ":warning:", ":no_entry:")
 VERIFIED = "Verified: every proposed value is live"
@@ -63,6 +67,8 @@ class IndexedStandin(SlackStandin):
         self.thread_posts: Counter[str] = Counter()
         self.finals = 0
         self.verified = 0
+        self.final_at: dict[str, float] = {}  # card ts -> when its first final reply was posted
+        self.limit_errors = 0  # messages shown to people that carry a rate-limit error
         self._finals_wanted = 0
         self._finals_reached = asyncio.Event()
 
@@ -83,6 +89,8 @@ class IndexedStandin(SlackStandin):
             self.failed[call.method] += 1
             return
         args, response = call.args, call.response
+        if call.method in SHOWN and LIMIT_WORDS.search(json.dumps(args, ensure_ascii=False)):
+            self.limit_errors += 1
         if call.method == "views.open":
             trigger = str(args.get("trigger_id"))
             self.opened_at[trigger] = call.at
@@ -95,6 +103,7 @@ class IndexedStandin(SlackStandin):
             if thread:
                 self.thread_posts[str(thread)] += 1
                 if text.startswith(FINAL_MARKS):
+                    self.final_at.setdefault(str(thread), call.at)
                     self.finals += 1
                     self.verified += VERIFIED in text
                     if self.finals >= self._finals_wanted:
@@ -122,6 +131,11 @@ class IndexedStandin(SlackStandin):
         except TimeoutError:
             return False
         return True
+
+    def card_ts(self, vpn_conn_id: str) -> str | None:
+        """The ts of the change card posted for ``vpn_conn_id``, if one was."""
+        ts = self._seen.get(("card", vpn_conn_id))
+        return str(ts) if ts is not None else None
 
     def opened_view(self, trigger_id: str) -> str | None:
         """The id of the view ``views.open`` opened with ``trigger_id``, if it did."""
@@ -215,14 +229,18 @@ class Fixtures:
         merged = {**PRODUCTION_POLLING, "vpnbot_max_open_per_user": 1_000_000, **overrides}
         return settings_values(bot_settings(self.slack, self.sim, state, **merged))
 
-    async def server(self, kind: str, name: str, **overrides: Any) -> Server:
-        """Start vpnbot (``kind="bot"``) or the baseline app; stopped with the fixtures."""
+    async def server(
+        self, kind: str, name: str, *, client_rate_limits: dict[str, int] | None = None, **overrides: Any
+    ) -> Server:
+        """Start vpnbot (``kind="bot"``) or the baseline app; stopped with the fixtures. ``client_rate_limits``
+        replaces the limits vpnbot's API 3.0 client keeps (``{}``: none, for a baseline)."""
         profile = str(self.profile_dir / f"{name}.pstats") if self.profile_dir and kind == "bot" else None
         config = {
             "kind": kind,
             "settings": self.settings(name, **overrides),
             "log": str(self.workdir / f"{name}.log"),
             "profile": profile,
+            "client_rate_limits": client_rate_limits,
         }
         child = Child("bench.serve", config, self.workdir / f"{name}.stderr", self.workdir)
         self.stack.push_async_callback(child.stop, 300.0 if profile else 30.0)
@@ -304,9 +322,16 @@ class Fixtures:
 
 
 @asynccontextmanager
-async def fixtures(world: World, workdir: Path, profile_dir: Path | None = None) -> AsyncIterator[Fixtures]:
-    """Slack (the stand-in) and the cloud (the simulator with ``world``) on loopback, for one benchmark."""
-    dialect.current = "v2"  # the seed's API; both dialects share the same client machinery
+async def fixtures(
+    world: World, workdir: Path, profile_dir: Path | None = None, *, behaviour: dialect.Behaviour = "v2"
+) -> AsyncIterator[Fixtures]:
+    """Slack (the stand-in) and the cloud (the simulator with ``world``) on loopback, for one benchmark.
+
+    ``behaviour`` is the API the bot speaks (``tests/dialect.py``): ``v2`` (the seed's), ``v3`` (API 3.0, the edit
+    leaving no task) or ``v3-task`` (API 3.0, ``DescribeVpcTaskResult`` knowing the edit's RequestId); the world's
+    ``modifyTask`` is set to match."""
+    dialect.use(behaviour)
+    world = dialect.world(world)
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - set-up, before anything is timed
     async with AsyncExitStack() as stack:
         sim = await stack.enter_async_context(SimServer(SimState(world)))

@@ -1,7 +1,8 @@
 """The server under test, alone in its process: ``python -m bench.serve`` (started by the benchmarks, not by hand).
 
 The first line on stdin configures it: ``{"kind": "bot" | "baseline", "settings": {...}, "log": path,
-"profile": path | null}``. ``bot`` is vpnbot itself (``bot.slack.runner.running_bot``, HTTP at ``/slack/events``);
+"profile": path | null, "client_rate_limits": {action: n} | null}`` (not null: the limits vpnbot's API 3.0 client
+keeps instead of Tencent's, ``{}`` for none). ``bot`` is vpnbot itself (``bot.slack.runner.running_bot``, HTTP at ``/slack/events``);
 ``baseline`` is a bare Bolt ``AsyncApp`` on the same stack (``AsyncApp.web_app()`` on aiohttp ``AppRunner`` /
 ``TCPSite``, the same signing secret, request verification on, the same app options) whose listeners, for the same
 command, action and view ids as vpnbot's, only ``ack()``.
@@ -177,6 +178,10 @@ async def main() -> None:
     probe = Probe()
     probe.start()
     values: dict[str, Any] = config["settings"]
+    if config.get("client_rate_limits") is not None:  # a baseline: the API 3.0 client without its own limits
+        import bot.tencent.interface
+
+        bot.tencent.interface.TENCENT_RATE_LIMITS = config["client_rate_limits"]
     try:
         async with AsyncExitStack() as stack:
             if config["kind"] == "bot":

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.audit import run_audit
-from bot.cloud import Cloud, credentials_from, open_cloud
+from bot.cloud import Cloud, Settling, credentials_from, open_cloud
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import (
     ProgressLine,
@@ -40,7 +40,15 @@ from bot.console import (
     render_connection,
     render_diff,
 )
-from bot.tencent import ApiError, CloudClient, CloudError, CloudTimeoutError, TaskOutcome
+from bot.tencent import (
+    ApiError,
+    CloudClient,
+    CloudError,
+    CloudTimeoutError,
+    TaskOutcome,
+    TaskState,
+    TaskStatus,
+)
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import diff, not_live
 from bot.vpn.edit import PSK, Proposal, propose
@@ -48,6 +56,8 @@ from bot.vpn.params import InvalidParametersError
 
 EXIT_OK, EXIT_CLOUD, EXIT_USAGE = 0, 1, 2
 MODIFYING = 2  # vpcConnStatus while a task changes the connection (API 3.0's PENDING reads as 2 too)
+V3_EDIT = "ModifyVpnConnectionAttribute"  # its RequestId may or may not name a task
+NO_TASK_RUNNING = "applying (no task: reading the connection)"
 FROM_PROMPT = "-"  # preSharedKey=- : ask on the terminal, or read a line of stdin
 FROM_FILE = "@"  # PARAM=@FILE ; PARAM=@- reads stdin ; PARAM=@@TEXT is the value @TEXT
 FROM_STDIN = "-"
@@ -380,19 +390,43 @@ async def _edit(
     except CloudError as error:  # no answer, or none that says what happened: the outcome is unknown
         return await _unanswered(cloud, connection, proposal, changed, error, sent_at, report, as_json, settings)
     report["taskId"] = task_id
-    print(f"{cloud.client.edit_action} accepted: task {task_id}", file=out)
+    label = f"RequestId {task_id}" if cloud.client.edit_action == V3_EDIT else f"task {task_id}"
+    print(f"{cloud.client.edit_action} accepted: {label}", file=out)
 
-    async with ProgressLine(task_id) as progress:
-        result = await cloud.follower.follow(task_id, lambda state, t: progress.changed(state.status.value, t))
+    async def not_yet_live(live: VpnConnection) -> list[str]:
+        return not_live(proposal, changed, live.settings)
+
+    settle = Settling(cloud, vpn_conn_id, not_yet_live)
+
+    async def on_change(state: TaskState, elapsed: float) -> None:
+        no_task = state.status is TaskStatus.NO_TASK
+        await progress.changed(NO_TASK_RUNNING if no_task else state.status.value, elapsed)
+
+    async with ProgressLine(task_id, label=label) as progress:
+        result = await cloud.follower.follow(task_id, on_change, settle=settle)
     report |= {"outcome": result.outcome.value, "elapsedSeconds": round(result.elapsed, 3)}
+    if result.settled:
+        report["noTask"] = True
+    if result.outcome is TaskOutcome.TIMED_OUT and result.settled:
+        print(
+            f"vpnbot: no task by {label}, and {vpn_conn_id} did not show the edit applied within "
+            f"{result.elapsed:.1f}s; judging from the connection",
+            file=sys.stderr,
+        )
+        return await _judged(
+            cloud, connection, proposal, changed, sent_at, report, as_json, settings, undecided=result.outcome.value
+        )
     if result.outcome is not TaskOutcome.SUCCEEDED:
         detail = f": {one_line(result.message)}" if result.message else ""
-        print(f"vpnbot: task {task_id} {result.outcome.value} after {result.elapsed:.1f}s{detail}", file=sys.stderr)
+        print(f"vpnbot: {label} {result.outcome.value} after {result.elapsed:.1f}s{detail}", file=sys.stderr)
         return _finish(report | {"message": one_line(result.message)}, as_json, EXIT_CLOUD)
-    print(f"task {task_id} succeeded in {result.elapsed:.1f}s", file=out)
+    if result.settled:
+        print(f"{label}: no task; the edit is applied ({result.elapsed:.1f}s after sending)", file=out)
+    else:
+        print(f"{label} succeeded in {result.elapsed:.1f}s", file=out)
 
     try:
-        live = await cloud.client.describe_vpn_conn(vpn_conn_id)
+        live = settle.applied or await cloud.client.describe_vpn_conn(vpn_conn_id)
     except CloudError as error:
         print(f"vpnbot: could not verify the change: {one_line(str(error))}", file=sys.stderr)
         return _finish(report | {"verified": False, "error": one_line(str(error))}, as_json, EXIT_CLOUD)
@@ -417,7 +451,6 @@ async def _unanswered(
     settings: Settings,
 ) -> int:
     """Report an edit whose answer never came from what repeated reads of the connection show."""
-    out = sys.stderr if as_json else sys.stdout
     window = settings.vpnbot_settle_window.total_seconds()
     answer = "no answer" if isinstance(error, CloudTimeoutError) else "no usable answer"
     cause = one_line(f"{error.action}: {error.detail}")  # not "... failed": that is what is not known
@@ -428,6 +461,26 @@ async def _unanswered(
         file=sys.stderr,
     )
     report |= {"noAnswer": cause}
+    return await _judged(cloud, connection, proposal, changed, sent_at, report, as_json, settings)
+
+
+async def _judged(
+    cloud: Cloud,
+    connection: VpnConnection,
+    proposal: Proposal,
+    changed: tuple[str, ...],
+    sent_at: float,
+    report: dict[str, Any],
+    as_json: bool,
+    settings: Settings,
+    *,
+    undecided: str = "",
+) -> int:
+    """Report an edit of unknown outcome (no answer; or no task and no sign of it by the deadline) from what
+    repeated reads of the connection show (:func:`check_unanswered_edit`). ``undecided``: the outcome to report
+    when the reads decide nothing (default ``unknown``)."""
+    out = sys.stderr if as_json else sys.stdout
+    window = settings.vpnbot_settle_window.total_seconds()
     async with ProgressLine(
         connection.vpn_conn_id, label=f"checking {connection.vpn_conn_id}", ends=frozenset({"live"}), started=sent_at
     ) as progress:
@@ -444,7 +497,7 @@ async def _unanswered(
             on_read=progress.changed,
         )
     report |= {
-        "outcome": check.outcome,
+        "outcome": undecided if undecided and check.outcome == CHECK_UNKNOWN else check.outcome,
         "verified": check.outcome == CHECK_LIVE,
         "notLive": check.missing,
         "reads": check.reads,

@@ -7,7 +7,8 @@ so no Tencent Cloud account is needed.
 
 ``Cloud.listing`` reads through a short :class:`~bot.tencent.ListingCache`: a flood of ``/vpn list`` costs one cloud
 read per scope every ``LISTING_TTL_SECONDS``. The client empties the cache whenever a connection may have changed
-(after an edit is sent, when a poll finds its task done), so a list right after an approved change is read afresh.
+(after an edit is sent, when a poll finds its task done; the change flow does it too when, with no task, a read finds
+the edit applied), so a list right after an approved change is read afresh.
 Edits made elsewhere (the console, another bot) show at most ``LISTING_TTL_SECONDS`` late in a list; ``show``,
 the edit modal and the approval re-read (``describe_vpn_conn``) are never cached.
 """
@@ -29,10 +30,14 @@ from bot.tencent import (
     TaskFollower,
     TaskId,
     TaskState,
+    TaskStatus,
     make_client,
+    settled,
 )
+from bot.vpn.connection import VpnConnection
 
 LISTING_TTL_SECONDS = 5.0
+TASK_ACTION = "DescribeVpcTaskResult"  # the poll's action in both dialects
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,31 @@ class Cloud:
         )
 
 
+Missing = Callable[[VpnConnection], Awaitable[list[str] | None]]
+
+
+@dataclass
+class Settling:
+    """The ``settle`` poll of an edit the service keeps no task for (``TaskFollower.follow(..., settle=...)``):
+    one read of the connection, SUCCEEDED once it is back to normal and ``missing(live)`` (the proposed values not
+    live, as ``bot.vpn.diff.not_live`` finds; None: cannot tell) is empty, else RUNNING. The read that found the
+    edit applied is kept in ``applied``, and the listings are emptied then, as a task's end empties them."""
+
+    cloud: Cloud
+    vpn_conn_id: str
+    missing: Missing
+    applied: VpnConnection | None = None
+
+    async def __call__(self) -> TaskState:
+        live = await self.cloud.client.describe_vpn_conn(self.vpn_conn_id)
+        gaps = await self.missing(live)
+        state = TaskState(TaskStatus.RUNNING) if gaps is None else settled(live, gaps)
+        if state.done:
+            self.applied = live
+            self.cloud.listings.invalidate()
+        return state
+
+
 def credentials_from(settings: Settings) -> Credentials:
     if not settings.tencentcloud_secret_id:
         raise ConfigError("TENCENTCLOUD_SECRET_ID is not set: export your API key pair, or use --sim")
@@ -72,9 +102,15 @@ def follower_for(
     turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> TaskFollower:
     """The task follower of the settings; ``jitter`` spreads the polls of tasks started together, and each poll
-    waits for a ``turn`` when given one (the bot's: after Slack's acks, see ``bot.slack.ackfirst``)."""
+    waits for a ``turn`` when given one (the bot's: after Slack's acks, see ``bot.slack.ackfirst``).
+
+    Not when the client keeps the polls under a rate limit (API 3.0): a turn is a slot held for up to a second,
+    so polls queued behind the limit would hold the slots and pass at the lane's pace instead of the limit's,
+    and polls at 20 a second cannot crowd the loop anyway.
+    """
+    poll = client.task_status
     return TaskFollower(
-        client.task_status if turn is None else _in_turn(client.task_status, turn),
+        poll if turn is None or TASK_ACTION in client.rate_limits else _in_turn(poll, turn),
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
         max_interval=settings.vpnbot_task_poll_max.total_seconds(),
         deadline=settings.vpnbot_task_deadline.total_seconds(),

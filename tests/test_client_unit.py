@@ -34,6 +34,7 @@ from bot.tencent import (
     TransportError,
     VpcClient,
 )
+from bot.tencent.client import LIMIT_ATTEMPTS
 from bot.tencent.signing import sign, signature_method_of, string_to_sign
 from bot.vpn.connection import VpnConnection, connection_from_describe
 from bot.vpn.edit import propose
@@ -44,7 +45,7 @@ OLD_PSK = "old-psk-Yy72-plain"
 NEW_PSK = "new-psk-Zz81-plain"
 HOST = "vpc.example.test"
 PATH = "/v2/index.php"
-ENDPOINT = f"https://{HOST}:8443{PATH}"  # a port: the signature must cover the host WITHOUT it
+ENDPOINT = f"https://{HOST}:8443{PATH}"  # a port: the signature covers the Host header as sent, port included
 
 Answer = Callable[[httpx.Request], httpx.Response]
 
@@ -83,7 +84,7 @@ class FakeCloud:
     """Verifies each request like the service (POST form, signature over host-without-port, clock, fresh nonce),
     records the verified parameters, then plays the next scripted answer for the action (the last one repeats)."""
 
-    def __init__(self, secret_key: str = SECRET_KEY, host: str = HOST) -> None:
+    def __init__(self, secret_key: str = SECRET_KEY, host: str = f"{HOST}:8443") -> None:
         self.secret_key = secret_key
         self.host = host
         self.script: dict[str, list[Answer]] = {}
@@ -134,6 +135,7 @@ async def client(cloud: FakeCloud) -> AsyncIterator[VpcClient]:
 def make_client(cloud: FakeCloud, credentials: Credentials | None = None, **options: Any) -> VpcClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(cloud.handle))
     options.setdefault("retry_base", 0.0)
+    options.setdefault("limit_retry_base", 0.0)
     return VpcClient(
         credentials or Credentials(SECRET_ID, SecretStr(SECRET_KEY)), endpoint=ENDPOINT, http=http, **options
     )
@@ -337,6 +339,25 @@ async def test_task_status(cloud: FakeCloud, client: VpcClient, data: dict[str, 
     assert cloud.requests[0]["taskId"] == "12614"
 
 
+async def test_over_quota_backs_off_longer_and_more_often(cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    cloud.on("DescribeVpnConn", api_error(4400, "RequestLimitExceeded", "over quota"))
+    async with make_client(cloud, retry_base=0.01, read_attempts=2, limit_retry_base=1.0) as vpc:
+        assert vpc.rate_limits == {}  # API 2.0 documents no limits: nothing is limited in the client
+        with pytest.raises(ApiError) as caught:
+            await vpc.describe_vpn_conn("vpnx-1")
+        assert caught.value.rate_limited
+        assert vpc.calls["DescribeVpnConn"] == LIMIT_ATTEMPTS  # more than read_attempts: a limit answer slows down
+    assert len(sleeps) == LIMIT_ATTEMPTS - 1
+    for seconds, base in zip(sleeps, [1.0, 2.0, 4.0, 8.0, 8.0], strict=True):
+        assert base <= seconds <= base * 1.5
+
+
 async def test_task_status_without_data_is_a_response_error(cloud: FakeCloud, client: VpcClient) -> None:
     cloud.on("DescribeVpcTaskResult", ok())
     with pytest.raises(ResponseError):
@@ -398,6 +419,33 @@ async def test_modify_is_sent_exactly_once_whatever_fails(
         await client.modify_vpn_conn(*seed_proposal())
     assert client.calls == {"ModifyVpnConnEx": 1}
     assert len(cloud.requests) == 1
+
+
+async def test_modify_refused_over_quota_is_sent_again_after_a_wait(
+    cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    over = api_error(4400, "RequestLimitExceeded", "over quota")
+    cloud.on("ModifyVpnConnEx", over, over, modify_echo(777))
+    async with make_client(cloud, limit_retry_base=1.0) as vpc:
+        assert await vpc.modify_vpn_conn(*seed_proposal()) == 777
+        assert vpc.calls == {"ModifyVpnConnEx": 3}
+    assert len(sleeps) == 2
+    assert 1.0 <= sleeps[0] <= 1.5
+    assert 2.0 <= sleeps[1] <= 3.0
+    assert len({r["Nonce"] for r in cloud.requests}) == 3  # each one signed afresh
+
+
+async def test_modify_over_quota_every_time_gives_up_with_the_refusal(cloud: FakeCloud, client: VpcClient) -> None:
+    cloud.on("ModifyVpnConnEx", api_error("4400", "RequestLimitExceeded", "over quota"))
+    with pytest.raises(ApiError, match="4400"):
+        await client.modify_vpn_conn(*seed_proposal())
+    assert client.calls == {"ModifyVpnConnEx": LIMIT_ATTEMPTS}
 
 
 async def test_modify_timeout_says_the_outcome_is_unknown(cloud: FakeCloud, client: VpcClient) -> None:
@@ -521,6 +569,7 @@ async def loopback() -> AsyncIterator[Loopback]:
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         hosts.append(request.host)
+        fake.host = request.host  # the Host header as received: what the signature covers
         action = dict(parse_qsl(body.decode())).get("Action", "")
         arrived.append(action)
         if action == "ModifyVpnConnEx":
@@ -542,7 +591,7 @@ async def loopback() -> AsyncIterator[Loopback]:
         await runner.cleanup()
 
 
-async def test_loopback_signature_uses_the_host_without_port(loopback: Loopback) -> None:
+async def test_loopback_signature_covers_the_host_with_its_port(loopback: Loopback) -> None:
     loopback.cloud.on("DescribeVpnConn", ok(totalCount=1, data=[describe_item()]))
     async with VpcClient(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), endpoint=loopback.endpoint) as vpc:
         conn = await vpc.describe_vpn_conn("vpnx-ol6bcqp0")

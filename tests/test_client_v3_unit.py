@@ -1,6 +1,6 @@
 """VpcClientV3 against a real aiohttp stand-in for the API 3.0 endpoint on loopback, which verifies every TC3
-signature (with ``bot.tencent.signing.tc3_signature``, over the host without its port) and every header, and answers
-in the API's shapes."""
+signature (with ``bot.tencent.signing.tc3_signature``, over the Host header as received, port included, as the SDK
+signs it) and every header, and answers in the API's shapes."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ from bot.tencent import (
     VpcClientV3,
     make_client,
 )
+from bot.tencent.client import LIMIT_ATTEMPTS
+from bot.tencent.limits import MARGIN_SECONDS, TENCENT_RATE_LIMITS
 from bot.tencent.signing import TC3_CONTENT_TYPE, parse_tc3_authorization, tc3_date, tc3_signature
 from bot.tencent.wire_v3 import item_to_v2
 from bot.vpn.connection import VpnConnection, connection_from_describe
@@ -203,7 +205,7 @@ class StandIn:
             return "AuthFailure.SecretIdNotFound"
         if (date, service, signed_headers) != (tc3_date(timestamp), "vpc", "content-type;host"):
             return "AuthFailure.InvalidAuthorization"
-        host = request.host.rsplit(":", 1)[0]  # the Host header minus the port, as the client signs it
+        host = request.host  # the Host header as received, port included, as the SDK signs it
         expected = tc3_signature(
             self.secret_key,
             service="vpc",
@@ -237,6 +239,7 @@ async def cloud() -> AsyncIterator[StandIn]:
 
 def client_for(cloud: StandIn, credentials: Credentials | None = None, **options: Any) -> VpcClientV3:
     options.setdefault("retry_base", 0.0)
+    options.setdefault("limit_retry_base", 0.0)
     credentials = credentials or Credentials(SECRET_ID, SecretStr(SECRET_KEY))
     return VpcClientV3(credentials, endpoint=cloud.endpoint, **options)
 
@@ -276,7 +279,7 @@ async def test_describe_sends_the_signed_headers_and_normalises(cloud: StandIn, 
     assert sent.headers["X-TC-Region"] == "ap-guangzhou"
     assert abs(int(sent.headers["X-TC-Timestamp"]) - time.time()) < 5
     assert sent.headers["Host"] == cloud.endpoint.split("/")[2]  # the port is in the Host header...
-    assert ":" in sent.headers["Host"]  # ... and the signature (verified) covers the host without it
+    assert ":" in sent.headers["Host"]  # ... and the signature (verified) covers it as sent
     assert sent.headers["Authorization"].startswith(f"TC3-HMAC-SHA256 Credential={SECRET_ID}/")
     assert "X-TC-Token" not in sent.headers
     assert client.calls == {DESCRIBE: 1}
@@ -459,6 +462,57 @@ async def test_task_status(cloud: StandIn, client: VpcClientV3, fields: dict[str
     assert cloud.received[0].payload == {"TaskId": "3c140219-cfe9"}
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ResourceNotFound",
+        "ResourceNotFound.TaskNotFound",
+        "InvalidParameterValue",
+        "InvalidParameterValue.Malformed",
+        "UnsupportedOperation",
+        "UnsupportedOperation.TaskNotSupported",
+    ],
+)
+async def test_a_task_the_service_does_not_keep_is_no_task(cloud: StandIn, client: VpcClientV3, code: str) -> None:
+    cloud.on(TASK, api_error(code, "The task does not exist."))
+    assert await client.task_status("3c140219-cfe9") == TaskState(TaskStatus.NO_TASK)
+    assert client.calls == {TASK: 1}
+
+
+@pytest.mark.parametrize("code", ["InvalidParameter", "AuthFailure.UnauthorizedOperation", "FailedOperation"])
+async def test_other_task_refusals_are_errors(cloud: StandIn, client: VpcClientV3, code: str) -> None:
+    cloud.on(TASK, api_error(code))
+    with pytest.raises(ApiError, match=code):
+        await client.task_status("r")
+
+
+async def test_tencents_rate_limits_are_the_default_and_can_be_turned_off(cloud: StandIn) -> None:
+    credentials = Credentials(SECRET_ID, SecretStr(SECRET_KEY))
+    async with make_client("v3", credentials, endpoint=cloud.endpoint) as vpc:
+        assert vpc.rate_limits == dict(TENCENT_RATE_LIMITS)
+    async with make_client("v3", credentials, endpoint=cloud.endpoint, rate_limits={}) as vpc:
+        assert vpc.rate_limits == {}
+    async with make_client("v2", credentials, endpoint=cloud.endpoint) as vpc:
+        assert vpc.rate_limits == {}
+
+
+async def test_polls_stay_under_the_limit_in_any_window(cloud: StandIn) -> None:
+    arrived: list[float] = []
+
+    async def running(received: Received) -> web.Response:
+        arrived.append(time.monotonic())
+        return response(Status="RUNNING")
+
+    cloud.on(TASK, running)
+    async with client_for(cloud, rate_limits={TASK: 5}) as vpc:
+        started = time.monotonic()
+        await asyncio.gather(*(vpc.task_status(f"req-{n}") for n in range(12)))
+        assert time.monotonic() - started >= 2 * (1.0 + MARGIN_SECONDS) - 0.05  # 12 polls at 5 a window: 3 windows
+    most = max(sum(1 for u in arrived if t <= u < t + 1.0) for t in arrived)
+    assert most <= 5
+    assert len(arrived) == 12
+
+
 async def test_task_status_without_status_is_a_response_error(cloud: StandIn, client: VpcClientV3) -> None:
     cloud.on(TASK, ok(Output="?"))
     with pytest.raises(ResponseError, match="Status"):
@@ -511,7 +565,8 @@ async def test_edit_then_follow_the_request_id(cloud: StandIn, client: VpcClient
     [
         (raw(503, "<html>busy</html>"), ServerError),
         (api_error("InternalError"), ApiError),
-        (api_error("RequestLimitExceeded"), ApiError),
+        (api_error("UnsupportedOperation.VpnConnInvalidState"), ApiError),
+        (api_error("RequestLimitExceededX"), ApiError),
         (raw(200, "oops"), TransportError),
     ],
 )
@@ -523,6 +578,23 @@ async def test_modify_is_sent_exactly_once_whatever_fails(
         await client.modify_vpn_conn(*seed_proposal())
     assert client.calls == {MODIFY: 1}
     assert cloud.arrivals == [MODIFY]
+
+
+@pytest.mark.parametrize("code", ["RequestLimitExceeded", "RequestLimitExceeded.UinLimitExceeded"])
+async def test_modify_refused_for_the_rate_limit_is_sent_again(cloud: StandIn, client: VpcClientV3, code: str) -> None:
+    cloud.on(MODIFY, api_error(code), api_error(code), modify_ok("req-after-limit"))
+    assert await client.modify_vpn_conn(*seed_proposal()) == "req-after-limit"
+    assert client.calls == {MODIFY: 3}
+    assert cloud.arrivals == [MODIFY] * 3
+    assert all(r.payload == cloud.of(MODIFY)[0].payload for r in cloud.of(MODIFY))  # the same edit, nothing else
+
+
+async def test_modify_always_over_the_limit_gives_up_with_the_refusal(cloud: StandIn, client: VpcClientV3) -> None:
+    cloud.on(MODIFY, api_error("RequestLimitExceeded", "slow down"))
+    with pytest.raises(ApiError, match="RequestLimitExceeded") as caught:
+        await client.modify_vpn_conn(*seed_proposal())
+    assert caught.value.rate_limited
+    assert client.calls == {MODIFY: LIMIT_ATTEMPTS}
 
 
 async def test_modify_timeout_is_real_unknown_and_not_retried(cloud: StandIn) -> None:

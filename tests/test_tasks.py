@@ -195,3 +195,103 @@ async def test_thousands_of_follows_at_once_on_one_loop() -> None:
     assert time.monotonic() - started < 5
     assert all(r.outcome is TaskOutcome.SUCCEEDED and r.polls == 3 for r in results)
     assert [r.task_id for r in results] == list(range(count))
+
+
+# --- no task: settling from the connection -------------------------------------------------------------------------
+
+NO_TASK = TaskState(TaskStatus.NO_TASK)
+
+
+class Settle:
+    """A settle poll that answers the given states and errors in turn (the last one repeats), counting its reads."""
+
+    def __init__(self, answers: Iterable[TaskState | CloudError]) -> None:
+        self.answers = list(answers)
+        self.reads = 0
+
+    async def __call__(self) -> TaskState:
+        self.reads += 1
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, CloudError):
+            raise answer
+        return answer
+
+
+async def test_no_task_switches_to_settling_on_the_same_schedule() -> None:
+    fake = FakeTime()
+    script = Script([NO_TASK], fake)
+    settle = Settle([RUNNING, RUNNING, SUCCEEDED])
+    changes: list[tuple[TaskStatus, float]] = []
+
+    async def on_change(state: TaskState, elapsed: float) -> None:
+        changes.append((state.status, elapsed))
+
+    result = await follower(script, fake).follow("req-1", on_change, settle=settle)
+    assert script.polls == ["req-1"]  # the task is asked once; the connection after
+    assert settle.reads == 3
+    assert fake.sleeps == pytest.approx([2, 3, 4.5])
+    assert (result.outcome, result.settled, result.polls) == (TaskOutcome.SUCCEEDED, True, 4)
+    assert result.elapsed == pytest.approx(9.5)
+    assert changes == [(TaskStatus.NO_TASK, 0), (TaskStatus.SUCCEEDED, pytest.approx(9.5))]
+
+
+async def test_no_task_after_running_also_settles() -> None:
+    fake = FakeTime()
+    settle = Settle([SUCCEEDED])
+    result = await follower(Script([RUNNING, NO_TASK], fake), fake).follow("req-2", settle=settle)
+    assert (result.outcome, result.settled, result.polls) == (TaskOutcome.SUCCEEDED, True, 3)
+
+
+async def test_settling_never_concludes_failed_and_times_out_at_the_deadline() -> None:
+    fake = FakeTime()
+    failed = TaskState(TaskStatus.FAILED, "not applied")
+    boom = TransportError("DescribeVpnConnections", "ConnectError: refused")
+    seen: list[TaskStatus] = []
+
+    async def on_change(state: TaskState, elapsed: float) -> None:
+        seen.append(state.status)
+
+    settle = Settle([failed, RUNNING, boom, failed])
+    result = await follower(Script([NO_TASK], fake), fake, deadline=60).follow("req-3", on_change, settle=settle)
+    assert result.outcome is TaskOutcome.TIMED_OUT
+    assert result.settled
+    assert result.elapsed == pytest.approx(60)
+    assert seen == [TaskStatus.NO_TASK]  # "not yet" is no change, and a failure is not taken from settling
+    assert result.message == ""
+
+
+async def test_a_failed_settle_read_is_the_last_error_at_the_deadline() -> None:
+    fake = FakeTime()
+    boom = TransportError("DescribeVpnConnections", "ConnectError: refused")
+    result = await follower(Script([NO_TASK], fake), fake, deadline=10).follow("r", settle=Settle([boom]))
+    assert (result.outcome, result.settled) == (TaskOutcome.TIMED_OUT, True)
+    assert result.message == "DescribeVpnConnections failed: ConnectError: refused"
+
+
+async def test_no_task_without_settle_is_a_poll_that_could_not_tell() -> None:
+    fake = FakeTime()
+    seen: list[TaskStatus] = []
+
+    async def on_change(state: TaskState, elapsed: float) -> None:
+        seen.append(state.status)
+
+    result = await follower(Script([NO_TASK], fake), fake, deadline=20).follow("req-4", on_change)
+    assert (result.outcome, result.settled) == (TaskOutcome.TIMED_OUT, False)
+    assert "no task req-4" in result.message
+    assert seen == []
+
+
+async def test_a_task_that_exists_is_followed_and_settle_is_never_called() -> None:
+    fake = FakeTime()
+    settle = Settle([SUCCEEDED])
+    failed = TaskState(TaskStatus.FAILED, "IKE timed out")
+    result = await follower(Script([RUNNING, failed], fake), fake).follow("req-5", settle=settle)
+    assert (result.outcome, result.settled, result.message) == (TaskOutcome.FAILED, False, "IKE timed out")
+    assert settle.reads == 0
+
+
+def test_no_task_is_not_done() -> None:
+    assert not NO_TASK.done
+    assert SUCCEEDED.done
+    assert TaskState(TaskStatus.FAILED).done
+    assert not RUNNING.done

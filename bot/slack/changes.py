@@ -4,6 +4,10 @@ expiry and recovery after a restart.
 Listeners call these functions after ``ack()``. Every state change goes through ``Store.claim`` (atomic, persisted
 before its side effect), so any number of clicks lead to at most one ``ModifyVpnConnEx``, and the edit is never
 re-sent: a request whose edit has no known outcome is reconciled by reading the connection.
+
+An API 3.0 edit may have no task (``DescribeVpcTaskResult`` knows no task by its RequestId): then the follow reads
+the connection until it is back to normal with every proposed value live (success, said so: "no task"), or until
+the task deadline, after which the edit is reconciled from the evidence like one whose answer never came.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.cloud import Settling
 from bot.slack import cards
 from bot.slack.blocks import slack_date
 from bot.slack.context import BotContext
 from bot.slack.text import clip, esc, esc_visible, user, visible_lines
 from bot.store import ClaimConflictError, StoreError, StoreKeyError, StoreUnavailableError
-from bot.tencent import ApiError, CloudError, TaskOutcome, TaskResult, TaskState
+from bot.tencent import ApiError, CloudError, TaskOutcome, TaskResult, TaskState, TaskStatus
 from bot.vpn.change import ChangeRequest, ChangeState, settings_fingerprint
 from bot.vpn.connection import CloudDataError, VpnConnection, secret_fingerprint
 from bot.vpn.diff import DiffRow, diff, not_live
@@ -41,6 +46,12 @@ Say = Callable[[str], Awaitable[None]]
 T = TypeVar("T")
 CLOUD_TEXT_MAX = 1500
 SETTLED_READS = 2
+NO_TASK_DONE = "no task: read from the connection"
+NO_TASK_PREFIX = "No task by RequestId"
+SETTLED_MESSAGE = f"{NO_TASK_PREFIX}: the connection shows the edit applied."
+"""The outcome message (for the audit log) of an edit found applied by reading the connection."""
+RECONCILED_MESSAGE = "The proposed values are live: the change took effect (read from the connection)."
+V3_EDIT = "ModifyVpnConnectionAttribute"
 """Reads, not modifying and past the settle window, that must agree before an unanswered edit counts as not applied."""
 
 STATE_WORDS = {
@@ -261,7 +272,8 @@ async def _proposal(ctx: BotContext, request: ChangeRequest, live: VpnConnection
 
 async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None = None) -> None:
     """Follow a running request's task: one status message in the thread, updated in place, then a final reply
-    (with the verification) and the card's final state."""
+    (with the verification) and the card's final state. When the service keeps no task for the edit, the
+    connection is read until it shows the edit applied (see the module's docstring)."""
     assert request.task_id is not None
     task_id = request.task_id
     started = request.task_started_at or ctx.clock()
@@ -272,26 +284,45 @@ async def follow(ctx: BotContext, request: ChangeRequest, proposal: Proposal | N
     shown = {"status": "running"}
 
     async def on_change(state: TaskState, elapsed: float) -> None:
-        if state.done or state.status.value == shown["status"] or not request.progress_ts:
+        # No task is still "running" here: one update fewer per change (Slack limits chat.update); the end and the
+        # final reply say that there was no task.
+        status = "running" if state.status is TaskStatus.NO_TASK else state.status.value
+        if state.done or status == shown["status"] or not request.progress_ts:
             return
-        shown["status"] = state.status.value
-        await cards.thread_update(
-            ctx.client, request, request.progress_ts, _running_text(request, state.status.value, elapsed)
-        )
+        shown["status"] = status
+        words = f"task {status}"
+        await cards.thread_update(ctx.client, request, request.progress_ts, _running_text(ctx, request, words, elapsed))
 
-    result = await ctx.cloud.follower.follow(task_id, on_change)
+    async def missing(live: VpnConnection) -> list[str] | None:
+        nonlocal proposal
+        try:
+            if proposal is None:
+                proposal = await _proposal(ctx, request, live)
+        except (InvalidParametersError, StoreError) as error:  # no evidence either way: the deadline decides
+            log.warning("settling %s: the proposal cannot be rebuilt (%s)", request.id, type(error).__name__)
+            return None
+        return not_live(proposal, tuple(row.name for row in request.diff), live.settings)
+
+    settle = Settling(ctx.cloud, request.vpn_conn_id, missing)
+    result = await ctx.cloud.follower.follow(task_id, on_change, settle=settle)
     async with ctx.ack_first.background():  # a thousand tasks ending together must not crowd out the acks
-        await _ended(ctx, request, proposal, result, started)
+        await _ended(ctx, request, proposal, result, started, settle.applied)
 
 
 async def _ended(
-    ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, result: TaskResult, started: datetime
+    ctx: BotContext,
+    request: ChangeRequest,
+    proposal: Proposal | None,
+    result: TaskResult,
+    started: datetime,
+    live: VpnConnection | None = None,
 ) -> None:
-    """The task's end: verification, the final state, the card, the status message and the final reply."""
+    """The task's end: verification, the final state, the card, the status message and the final reply. ``live``:
+    the read of the connection that ended a follow without a task."""
     task_id = esc_visible(str(request.task_id))
     elapsed = max(result.elapsed, (ctx.clock() - started).total_seconds())
     if result.outcome is TaskOutcome.SUCCEEDED:
-        await _succeeded(ctx, request, proposal, elapsed)
+        await _succeeded(ctx, request, proposal, elapsed, live if result.settled else None, settled=result.settled)
     elif result.outcome is TaskOutcome.FAILED:
         why = await _cloud_text(
             ctx, request, result.message or "the cloud gave no reason", await _read_quietly(ctx, request)
@@ -300,8 +331,16 @@ async def _ended(
         text = f":red_circle: Task {task_id} failed after {elapsed:.0f} s: {esc(visible_lines(why))}"
         await _finish(ctx, request, ChangeState.FAILED, text, message)
     else:
-        last = await _cloud_text(ctx, request, result.message or "running")
-        message = f"Task {request.task_id} did not finish within {ctx.settings.vpnbot_task_deadline}; last: {last}"
+        deadline = ctx.settings.vpnbot_task_deadline
+        if result.settled:
+            last = await _cloud_text(ctx, request, result.message or "not every proposed value was live yet")
+            message = (
+                f"{NO_TASK_PREFIX} {request.task_id}, and the connection did not show the edit applied within "
+                f"{deadline}; last: {last}"
+            )
+        else:
+            last = await _cloud_text(ctx, request, result.message or "running")
+            message = f"Task {request.task_id} did not finish within {deadline}; last: {last}"
         await _finish(
             ctx,
             request,
@@ -322,10 +361,27 @@ async def _read_quietly(ctx: BotContext, request: ChangeRequest) -> VpnConnectio
         return None
 
 
-async def _succeeded(ctx: BotContext, request: ChangeRequest, proposal: Proposal | None, elapsed: float) -> None:
-    check = await _verify(ctx, request, proposal)
-    text = f":large_green_circle: Task {esc_visible(str(request.task_id))} succeeded in {elapsed:.0f} s. {check.words}"
-    await _finish(ctx, request, ChangeState.SUCCEEDED, text, "", not_live=check.missing)
+async def _succeeded(
+    ctx: BotContext,
+    request: ChangeRequest,
+    proposal: Proposal | None,
+    elapsed: float,
+    live: VpnConnection | None = None,
+    *,
+    settled: bool = False,
+) -> None:
+    check = await _verify(ctx, request, proposal, live)
+    if settled:
+        text = (
+            f":large_green_circle: The edit succeeded in {elapsed:.0f} s ({NO_TASK_DONE}, back to normal). "
+            f"{check.words}"
+        )
+    else:
+        text = (
+            f":large_green_circle: Task {esc_visible(str(request.task_id))} succeeded in {elapsed:.0f} s. {check.words}"
+        )
+    message = SETTLED_MESSAGE if settled else ""
+    await _finish(ctx, request, ChangeState.SUCCEEDED, text, message, not_live=check.missing)
 
 
 @dataclass(frozen=True)
@@ -400,7 +456,7 @@ async def _draw_end(ctx: BotContext, request: ChangeRequest) -> None:
     try:
         await cards.update_card(ctx.client, request)
         if request.progress_ts:
-            text = _running_text(request, str(request.state), None)
+            text = _running_text(ctx, request, _end_words(request), None)
             await cards.thread_update(ctx.client, request, request.progress_ts, text)
         if request.final_reply and await cards.thread_post(ctx.client, request, request.final_reply) is not None:
             request.final_reply = ""
@@ -414,16 +470,32 @@ async def _post_status(ctx: BotContext, request: ChangeRequest) -> ChangeRequest
     """Post the status message, marked in the store as being posted first (``STATUS_POSTING``)."""
     request.progress_ts = STATUS_POSTING
     request = await _durably(ctx, request, lambda: ctx.store.save(request))
-    request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(request, "running", 0))
+    request.progress_ts = await cards.thread_post(ctx.client, request, _running_text(ctx, request, "", 0))
     return await _durably(ctx, request, lambda: ctx.store.save(request))
 
 
-def _running_text(request: ChangeRequest, status: str, elapsed: float | None) -> str:
+def _running_text(ctx: BotContext, request: ChangeRequest, status: str, elapsed: float | None) -> str:
+    """The status message; ``status`` empty: just sent. Under API 2.0 the id is a task's. Under API 3.0 it is the
+    edit's RequestId, which may or may not name a task: the words say "task" only once the service showed one
+    (``status`` then starts with it), and "running" (the edit) until then."""
     after = f" ({elapsed:.0f} s)" if elapsed is not None else ""
-    return (
-        f":gear: Tencent Cloud accepted the edit of `{esc_visible(request.vpn_conn_id)}`: "
-        f"task `{esc_visible(str(request.task_id))}` {esc(status)}{after}."
-    )
+    conn, task_id = esc_visible(request.vpn_conn_id), esc_visible(str(request.task_id))
+    if ctx.cloud.client.edit_action == V3_EDIT:
+        words = status or "running"
+        return f":gear: Tencent Cloud accepted the edit of `{conn}` (RequestId `{task_id}`): {esc(words)}{after}."
+    words = status.removeprefix("task ") or "running"
+    return f":gear: Tencent Cloud accepted the edit of `{conn}`: task `{task_id}` {esc(words)}{after}."
+
+
+def _end_words(request: ChangeRequest) -> str:
+    """The end in the status message's words, from what was saved (so a redraw after a restart says the same):
+    with no task, said so; after a task, the task's end; after a reconciliation, the change's end alone."""
+    state, message = str(request.state), request.outcome_message
+    if message == SETTLED_MESSAGE or message.startswith(NO_TASK_PREFIX):
+        return f"{state} ({NO_TASK_DONE})"
+    if (request.state is ChangeState.SUCCEEDED and not message) or message.startswith("Task "):
+        return f"task {state}"
+    return state
 
 
 @dataclass(frozen=True)
@@ -458,7 +530,7 @@ async def reconcile(ctx: BotContext, request: ChangeRequest, *, announce: bool =
             ChangeState.SUCCEEDED,
             ":large_green_circle: The proposed values are live: the change took effect. Verified: every proposed value "
             "is live.",
-            "",
+            RECONCILED_MESSAGE,
         )
     elif evidence.missing:
         window = _window(ctx)

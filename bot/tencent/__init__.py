@@ -1,5 +1,6 @@
 """The cloud: typed async clients for Tencent Cloud's VPC API 2.0 and API 3.0 behind one interface
-(:class:`CloudClient`, built by :func:`make_client`), a task follower, and one error hierarchy.
+(:class:`CloudClient`, built by :func:`make_client`), a task follower, client-side rate limits, and one error
+hierarchy.
 
 ``bot.tencent.wire`` / ``bot.tencent.wire_v3`` (parameter encoding) and ``bot.tencent.signing`` are importable for
 tests and the simulator, but callers need only the names below.
@@ -17,12 +18,25 @@ from bot.tencent.errors import (
     TransportError,
 )
 from bot.tencent.interface import DEFAULT_ENDPOINTS, CloudApi, CloudClient, make_client
+from bot.tencent.limits import TENCENT_RATE_LIMITS, RateLimiter
 from bot.tencent.listing import ConnectionListing, ListingCache, ListingKey, UnreadableConnection
 from bot.tencent.signing import SignatureMethod
-from bot.tencent.tasks import TaskFollower, TaskId, TaskOutcome, TaskResult, TaskState, TaskStatus
+from bot.tencent.tasks import (
+    CONNECTION_NORMAL,
+    Settle,
+    TaskFollower,
+    TaskId,
+    TaskOutcome,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+    settled,
+)
 
 __all__ = [
+    "CONNECTION_NORMAL",
     "DEFAULT_ENDPOINTS",
+    "TENCENT_RATE_LIMITS",
     "ApiError",
     "CloudApi",
     "CloudClient",
@@ -33,8 +47,10 @@ __all__ = [
     "ListingCache",
     "ListingKey",
     "NotFoundError",
+    "RateLimiter",
     "ResponseError",
     "ServerError",
+    "Settle",
     "SignatureMethod",
     "TaskFollower",
     "TaskId",
@@ -47,4 +63,5 @@ __all__ = [
     "VpcClient",
     "VpcClientV3",
     "make_client",
+    "settled",
 ]

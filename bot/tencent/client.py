@@ -1,9 +1,10 @@
 """An async client for the three Tencent Cloud VPC API 2.0 actions vpnbot needs.
 
 ``DescribeVpnConn`` and ``DescribeVpcTaskResult`` are reads: retried with exponential backoff on transport
-failures, HTTP 5xx and the retryable API codes (4400, 6000, 6200). ``ModifyVpnConnEx`` is the edit: sent exactly
-once, whatever happens. Every request is signed afresh (new ``Timestamp``, ``Nonce`` and ``Signature``) and sent as
-a POST form.
+failures, HTTP 5xx and the retryable API codes (4400, 6000, 6200). ``ModifyVpnConnEx`` is the edit: never re-sent
+when its outcome is unknown; the one refusal it is sent again after is "over the rate limit" (see
+:meth:`BaseVpcClient._edit`). Every request is signed afresh (new ``Timestamp``, ``Nonce`` and ``Signature``) and sent
+as a POST form.
 
 Secrets stay out of every log line and exception text: logs carry action names, attempts, codes, durations and
 parameter names, never values or bodies; ``DescribeVpnConn`` items are normalised at once (the key becomes a
@@ -16,7 +17,13 @@ text that quotes none of the answer (``bot.tencent.decoding`` reads the bytes). 
 ResponseError, a TransportError: the outcome is unknown.
 
 :class:`BaseVpcClient` holds what the API 3.0 client (``bot.tencent.client_v3``) shares with this one: the retry
-policy, the per-action counter, the HTTP error mapping and the secret hygiene of every attempt.
+policy, the per-action rate limiters (``bot.tencent.limits``), the per-action counter, the HTTP error mapping and the
+secret hygiene of every attempt.
+
+Over the rate limit (API 2.0 code 4400, API 3.0 ``RequestLimitExceeded*``) a request waits longer than for other
+passing trouble, and more often: from ``limit_retry_base`` (1 s, a whole window of the service's count) doubling to
+8 s, with up to 50 % jitter, for up to ``LIMIT_ATTEMPTS`` attempts (about half a minute): a limit answer slows a
+change down, it does not fail it.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from bot.tencent.errors import (
     ServerError,
     TransportError,
 )
+from bot.tencent.limits import RateLimiter
 from bot.tencent.listing import ConnectionListing, UnreadableConnection, read_items
 from bot.tencent.signing import SignatureMethod, sign, string_to_sign
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
@@ -73,6 +81,10 @@ TASK_MESSAGE_MAX = 500
 # ``totalCount`` it never reaches with full pages, must not keep the client reading forever.
 PAGES_MAX = 200
 TASK_ID_MAX = 2**63 - 1
+# Attempts of a request answered "over the rate limit", the edit's included, and the longest wait between two.
+LIMIT_ATTEMPTS = 6
+LIMIT_WAIT_MAX = 8.0
+_LIMIT_JITTER = 0.5
 _MIB = 1024 * 1024
 Listener = Callable[[], None]
 T = TypeVar("T")
@@ -105,7 +117,10 @@ class BaseVpcClient(Generic[Params]):
 
     A dialect says how to sign and encode a request (:meth:`_request`), what a well-formed answer is
     (:meth:`_body`) and when that answer is a refusal (:meth:`_refusal`). Actions in ``_EDITS`` are never retried
-    by anything here, and a timeout on one says that the outcome is unknown.
+    by the read policy, and a timeout on one says that the outcome is unknown; :meth:`_edit` sends one.
+
+    ``rate_limits`` (``{action: requests per second}``) gives each named action a :class:`RateLimiter` of this
+    client's own; an action not named is not limited here.
     """
 
     _EDITS: ClassVar[frozenset[str]] = frozenset()
@@ -120,12 +135,14 @@ class BaseVpcClient(Generic[Params]):
         read_attempts: int,
         retry_base: float,
         http: httpx.AsyncClient | None,
+        rate_limits: Mapping[str, int] | None = None,
+        limit_retry_base: float = 1.0,
     ) -> None:
         url = httpx.URL(endpoint)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"endpoint must be an http(s) URL, got {endpoint!r}")
-        if timeout <= 0 or read_attempts < 1 or retry_base < 0:
-            raise ValueError("need timeout > 0, read_attempts >= 1 and retry_base >= 0")
+        if timeout <= 0 or read_attempts < 1 or retry_base < 0 or limit_retry_base < 0:
+            raise ValueError("need timeout > 0, read_attempts >= 1, retry_base >= 0 and limit_retry_base >= 0")
         self._credentials = credentials
         self._endpoint = endpoint
         self._netloc = url.netloc.decode("ascii")
@@ -134,6 +151,8 @@ class BaseVpcClient(Generic[Params]):
         self._timeout = timeout
         self._read_attempts = read_attempts
         self._retry_base = retry_base
+        self._limit_retry_base = limit_retry_base
+        self._limiters = {action: RateLimiter(limit) for action, limit in (rate_limits or {}).items()}
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=_LIMITS)
         # At most IN_FLIGHT requests at once: more would wait inside httpcore's pool, which re-scans every queued
@@ -155,6 +174,11 @@ class BaseVpcClient(Generic[Params]):
         """Close the HTTP client if this client made it."""
         if self._owns_http:
             await self._http.aclose()
+
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """The per-second rate this client keeps each limited action under (none: not limited here)."""
+        return {action: limiter.limit for action, limiter in self._limiters.items()}
 
     @property
     def calls(self) -> Counter[str]:
@@ -197,21 +221,61 @@ class BaseVpcClient(Generic[Params]):
         """The ApiError this answer is, with every ``scrub`` value masked in its texts; None for success."""
         raise NotImplementedError
 
-    async def _read(self, action: str, params: Params) -> dict[str, Any]:
+    async def _read(self, action: str, params: Params, *, granted: bool = False) -> dict[str, Any]:
+        """A read, retried as the module says; ``granted``: the first attempt's rate-limit turn is already taken."""
         attempt = 1
         while True:
             try:
-                return await self._call(action, params, attempt)
+                return await self._call(action, params, attempt, limited=not (granted and attempt == 1))
             except CloudError as error:
-                if attempt >= self._read_attempts or not _worth_retrying(error):
+                delay = self._retry_delay(error, attempt)
+                if delay is None:
                     raise
-                delay = self._retry_base * 2 ** (attempt - 1) * (1 + random.uniform(0, _JITTER))
                 log.info("%s attempt %d: %s, retrying in %.2f s", action, attempt, type(error).__name__, delay)
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _call(self, action: str, params: Params, attempt: int, scrub: Iterable[str] = ()) -> dict[str, Any]:
-        """One signed request; the answer's JSON object when it is a success, else the matching CloudError."""
+    def _retry_delay(self, error: CloudError, attempt: int) -> float | None:
+        """How long to wait before retrying a read after ``attempt`` failed with ``error``; None: do not."""
+        if isinstance(error, ApiError) and error.rate_limited:
+            return self._limit_delay(attempt)
+        if attempt >= self._read_attempts or not _worth_retrying(error):
+            return None
+        return self._retry_base * 2.0 ** (attempt - 1) * (1 + random.uniform(0, _JITTER))
+
+    def _limit_delay(self, attempt: int) -> float | None:
+        if attempt >= LIMIT_ATTEMPTS:
+            return None
+        wait = min(self._limit_retry_base * 2.0 ** (attempt - 1), LIMIT_WAIT_MAX)
+        return wait * (1 + random.uniform(0, _LIMIT_JITTER))
+
+    async def _edit(self, action: str, params: Params, scrub: list[str]) -> dict[str, Any]:
+        """Send the edit ``action``. It is sent again only when the cloud refused it for the rate limit: such a
+        refusal comes before the edit is looked at, so it was not applied, and sending it again after a wait (as
+        for a read, at most ``LIMIT_ATTEMPTS`` times) is safe. Any other refusal is raised at once, and an edit
+        whose outcome is unknown (a timeout, HTTP 5xx, an unreadable answer) is never sent again."""
+        attempt = 1
+        try:
+            while True:
+                try:
+                    return await self._call(action, params, attempt, scrub)
+                except ApiError as error:
+                    delay = self._limit_delay(attempt) if error.rate_limited else None
+                    if delay is None:
+                        raise
+                    log.info("%s attempt %d: over the rate limit, not applied; again in %.2f s", action, attempt, delay)
+                await asyncio.sleep(delay)
+                attempt += 1
+        finally:
+            self._changed()
+
+    async def _call(
+        self, action: str, params: Params, attempt: int, scrub: Iterable[str] = (), *, limited: bool = True
+    ) -> dict[str, Any]:
+        """One signed request, after the action's rate-limit turn (unless ``limited`` is False: the caller took
+        it); the answer's JSON object when it is a success, else the matching CloudError."""
+        if limited:
+            await self._turn(action)
         request = self._request(action, params)
         self._calls[action] += 1
         started = time.perf_counter()
@@ -229,6 +293,12 @@ class BaseVpcClient(Generic[Params]):
         if refusal is not None:
             raise refusal
         return body
+
+    async def _turn(self, action: str) -> None:
+        """Wait until ``action`` may be sent without passing its rate limit (at once when it has none)."""
+        limiter = self._limiters.get(action)
+        if limiter is not None:
+            await limiter.acquire()
 
     def _decoded(self, action: str, answer: Answer) -> object:
         """The decoded JSON answer; ServerError for HTTP 5xx, TransportError when it is not JSON (worth a retry on
@@ -268,9 +338,10 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
     """The VPC API 2.0 client. Use as ``async with VpcClient(...) as client:`` or call :meth:`aclose`.
 
     The signature covers ``POST`` + the ``Host`` header sent (the endpoint's host, with its port when it has one,
-    as ``QcloudApi`` signs it) + the endpoint's path. ``timeout`` (seconds) bounds every request, including on a caller's ``http``
-    client (which :meth:`aclose` leaves open). A read is tried up to ``read_attempts`` times, waiting
-    ``retry_base * 2**n`` seconds (plus up to 10 % jitter) before retry ``n + 1``.
+    as ``QcloudApi`` signs it) + the endpoint's path. ``timeout`` (seconds) bounds every request, including on a
+    caller's ``http`` client (which :meth:`aclose` leaves open). A read is tried up to ``read_attempts`` times,
+    waiting ``retry_base * 2**n`` seconds (plus up to 10 % jitter) before retry ``n + 1``; over the rate limit
+    (4400), as the module says. API 2.0 documents no rate limits, so ``rate_limits`` is empty unless given.
     """
 
     _EDITS = frozenset({MODIFY})
@@ -287,6 +358,8 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         read_attempts: int = 4,
         retry_base: float = 0.5,
         http: httpx.AsyncClient | None = None,
+        rate_limits: Mapping[str, int] | None = None,
+        limit_retry_base: float = 1.0,
     ) -> None:
         super().__init__(
             credentials,
@@ -296,6 +369,8 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
             read_attempts=read_attempts,
             retry_base=retry_base,
             http=http,
+            rate_limits=rate_limits,
+            limit_retry_base=limit_retry_base,
         )
         self._method: SignatureMethod = signature_method
 
@@ -322,16 +397,14 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         raise ResponseError(DESCRIBE, f"the listing did not end within {PAGES_MAX} pages")
 
     async def modify_vpn_conn(self, connection: VpnConnection, proposal: Proposal) -> int:
-        """Send the edit once and return its ``taskId``. Never retried: on CloudTimeoutError, ServerError or
-        another TransportError (ResponseError included: an answer without a readable ``taskId``) the outcome is
-        unknown, so re-read the connection before anything else. ApiError only for a well-formed refusal."""
+        """Send the edit and return its ``taskId``. Sent again only after a 4400 (over the rate limit: not applied;
+        :meth:`BaseVpcClient._edit`); on CloudTimeoutError, ServerError or another TransportError (ResponseError
+        included: an answer without a readable ``taskId``) the outcome is unknown, so re-read the connection before
+        anything else. ApiError only for a well-formed refusal."""
         params = modify_params(connection, proposal)
         log.info("%s %s: sending %s", MODIFY, connection.vpn_conn_id, ", ".join(sorted(params)))
         key = proposal.pre_shared_key
-        try:
-            body = await self._call(MODIFY, params, attempt=1, scrub=[key.get_secret_value()] if key else [])
-        finally:
-            self._changed()
+        body = await self._edit(MODIFY, params, [key.get_secret_value()] if key else [])
         return self._parsed(MODIFY, partial(_task_id, body))
 
     async def task_status(self, task_id: TaskId) -> TaskState:

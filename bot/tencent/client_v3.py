@@ -2,10 +2,17 @@
 
 ``DescribeVpnConnections`` and ``DescribeVpcTaskResult`` are reads, retried like API 2.0's (backoff on transport
 failures, HTTP 5xx and the transient codes ``RequestLimitExceeded*``, ``InternalError*``, ``ServiceUnavailable*``).
-``ModifyVpnConnectionAttribute`` is the edit: sent exactly once; its ``RequestId`` is the task id that
-``DescribeVpcTaskResult`` follows. The retry loop, the counter and the secret hygiene are
-``bot.tencent.client.BaseVpcClient``'s; this module adds TC3 signing, the JSON shapes and the mapping to the seed's
-names (``bot.tencent.wire_v3``).
+``ModifyVpnConnectionAttribute`` is the edit: sent once (again only after ``RequestLimitExceeded``, which means it was
+not applied); its ``RequestId`` is the task id that ``DescribeVpcTaskResult`` may know. When that answers that there
+is no such task (``ResourceNotFound*``, ``InvalidParameterValue*``, ``UnsupportedOperation*``), :meth:`task_status`
+says NO_TASK and the follower reads the edit's end from the connection (``bot.tencent.tasks``). The retry loop, the
+rate limiters, the counter and the secret hygiene are ``bot.tencent.client.BaseVpcClient``'s; this module adds TC3
+signing, the JSON shapes and the mapping to the seed's names (``bot.tencent.wire_v3``).
+
+By default the client keeps under Tencent's documented rates (``bot.tencent.limits.TENCENT_RATE_LIMITS``), and
+reads by id are batched: concurrent :meth:`VpcClientV3.describe_vpn_conn` calls share one ``DescribeVpnConnections``
+of up to 100 ``VpnConnectionIds``. A batch is closed when its request may be sent: at the next turn of the event loop
+when the rate limit leaves room, later when it does not, so the busier the client, the fuller its batches.
 
 Each request is a POST of compact UTF-8 JSON (non-ASCII sent as is) with the headers ``Authorization`` (TC3-HMAC-
 SHA256, service ``vpc``), ``Content-Type: application/json; charset=utf-8``, ``Host``, ``X-TC-Action``,
@@ -20,11 +27,12 @@ Any answer is handled as under API 2.0 (``bot.tencent.client``): only a ``Respon
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -43,7 +51,8 @@ from bot.tencent.client import (
     masked,
     words,
 )
-from bot.tencent.errors import ApiError, NotFoundError, ResponseError
+from bot.tencent.errors import ApiError, CloudError, NotFoundError, ResponseError, in_family
+from bot.tencent.limits import TENCENT_RATE_LIMITS
 from bot.tencent.listing import ConnectionListing, read_items
 from bot.tencent.signing import TC3_CONTENT_TYPE, tc3_authorization
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
@@ -61,6 +70,11 @@ DESCRIBE = "DescribeVpnConnections"
 MODIFY = "ModifyVpnConnectionAttribute"
 TASK = "DescribeVpcTaskResult"
 NOT_FOUND = "ResourceNotFound"
+BATCH_MAX = 100  # VpnConnectionIds per DescribeVpnConnections
+# DescribeVpcTaskResult's answers for a TaskId the service keeps no task by (reference section 8).
+NO_TASK_FAMILIES = ("ResourceNotFound", "InvalidParameterValue", "UnsupportedOperation")
+# A batch refused with one of these may be refused for one of its ids: each is then read alone.
+_BATCH_REFUSALS = ("ResourceNotFound", "InvalidParameterValue")
 
 _TASK_STATUSES = {"SUCCESS": TaskStatus.SUCCEEDED, "FAILED": TaskStatus.FAILED}
 # A RequestId is a UUID; anything else short and plain is accepted, as it becomes the task id shown and stored.
@@ -72,7 +86,8 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
     """The VPC API 3.0 client. Use as ``async with VpcClientV3(...) as client:`` or call :meth:`aclose`.
 
     Options as for ``VpcClient`` (there is no signature method to choose: API 3.0 signs with TC3-HMAC-SHA256 only).
-    ``calls`` counts the API 3.0 action names.
+    ``rate_limits`` defaults to Tencent's documented rates (``{}`` turns them off). ``calls`` counts the API 3.0
+    action names.
     """
 
     _EDITS = frozenset({MODIFY})
@@ -88,6 +103,8 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         read_attempts: int = 4,
         retry_base: float = 0.5,
         http: httpx.AsyncClient | None = None,
+        rate_limits: Mapping[str, int] | None = TENCENT_RATE_LIMITS,
+        limit_retry_base: float = 1.0,
     ) -> None:
         super().__init__(
             credentials,
@@ -97,14 +114,101 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
             read_attempts=read_attempts,
             retry_base=retry_base,
             http=http,
+            rate_limits=rate_limits,
+            limit_retry_base=limit_retry_base,
         )
+        self._wanted: dict[str, list[asyncio.Future[VpnConnection]]] = {}
+        self._collecting = False  # a batch is open: the ids asked for now join it
+        self._batches: set[asyncio.Task[None]] = set()
+
+    async def aclose(self) -> None:
+        """Stop the batches in flight (their callers see CancelledError), then close the HTTP client if this
+        client made it."""
+        for batch in list(self._batches):
+            batch.cancel()
+        await asyncio.gather(*self._batches, return_exceptions=True)
+        await super().aclose()
 
     async def describe_vpn_conn(self, vpn_conn_id: str) -> VpnConnection:
         """The connection ``vpn_conn_id`` (``vpnx-...``); NotFoundError when the API says so or answers with no
-        such item."""
-        response = await self._read(DESCRIBE, describe_payload(vpn_conn_id=vpn_conn_id))
-        page = self._parsed(DESCRIBE, partial(_connections, response))
-        return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page)
+        such item. Read in a batch with the other ids asked for meanwhile (see the module's docstring); an id the
+        service refuses fails no other id's read."""
+        future: asyncio.Future[VpnConnection] = asyncio.get_running_loop().create_future()
+        self._wanted.setdefault(vpn_conn_id, []).append(future)
+        if not self._collecting:
+            self._open_batch()
+        return await future
+
+    def _open_batch(self) -> None:
+        self._collecting = True
+        batch = asyncio.get_running_loop().create_task(self._batch(), name="describe-batch")
+        self._batches.add(batch)
+        batch.add_done_callback(self._batches.discard)
+
+    async def _batch(self) -> None:
+        """Collect ids until the request may be sent, then read up to ``BATCH_MAX`` of them in one request."""
+        taken: dict[str, list[asyncio.Future[VpnConnection]]] = {}
+        try:
+            await asyncio.sleep(0)  # the callers of this turn of the loop join
+            await self._turn(DESCRIBE)  # and those that come while the rate limit holds the request
+        except asyncio.CancelledError:
+            self._collecting = False
+            taken, self._wanted = self._wanted, {}
+            _cancel(taken)
+            raise
+        self._collecting = False
+        for vpn_conn_id in list(self._wanted)[:BATCH_MAX]:
+            taken[vpn_conn_id] = self._wanted.pop(vpn_conn_id)
+        if self._wanted:
+            self._open_batch()
+        ids = [i for i, futures in taken.items() if not all(f.done() for f in futures)]
+        try:
+            if ids:
+                await self._read_batch(ids, taken)
+        except asyncio.CancelledError:
+            _cancel(taken)
+            raise
+        except Exception as error:  # a bug here must not leave the callers waiting forever
+            for future in (f for futures in taken.values() for f in futures if not f.done()):
+                future.set_exception(error)
+
+    async def _read_batch(self, ids: list[str], taken: Mapping[str, list[asyncio.Future[VpnConnection]]]) -> None:
+        """Hand each id's callers its connection or error; the request's rate-limit turn is already taken."""
+        payload = {**describe_payload(vpn_conn_id=ids[0]), "VpnConnectionIds": ids}
+        outcomes: dict[str, VpnConnection | CloudError] = {}
+        try:
+            response = await self._read(DESCRIBE, payload, granted=True)
+            page = self._parsed(DESCRIBE, partial(_connections, response))
+        except CloudError as error:
+            if len(ids) > 1 and isinstance(error, ApiError) and in_family(str(error.code), _BATCH_REFUSALS):
+                log.info("%s of %d ids refused with %s: reading each alone", DESCRIBE, len(ids), str(error.code)[:60])
+                singles = await asyncio.gather(*(self._read_one(i) for i in ids))
+                outcomes = dict(zip(ids, singles, strict=True))
+            else:
+                outcomes = dict.fromkeys(ids, error)
+        else:
+            # An unreadable item without a readable id may be any id's: the ids not named on the page are read alone.
+            nameless = len(ids) > 1 and any(item.vpn_conn_id is None for item in page.unreadable)
+            alone = [i for i in ids if nameless and not _names(page, i)]
+            outcomes = {i: _outcome(partial(described, DESCRIBE, NOT_FOUND, i, page)) for i in ids if i not in alone}
+            outcomes.update(zip(alone, await asyncio.gather(*(self._read_one(i) for i in alone)), strict=True))
+        for vpn_conn_id, outcome in outcomes.items():
+            for future in taken[vpn_conn_id]:
+                if future.done():
+                    continue
+                if isinstance(outcome, CloudError):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _read_one(self, vpn_conn_id: str) -> VpnConnection | CloudError:
+        """One id read alone: its connection, or the error its read ended with."""
+        try:
+            response = await self._read(DESCRIBE, describe_payload(vpn_conn_id=vpn_conn_id))
+            page = self._parsed(DESCRIBE, partial(_connections, response))
+            return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page)
+        except CloudError as error:
+            return error
 
     async def list_vpn_conns(
         self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
@@ -123,24 +227,26 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         raise ResponseError(DESCRIBE, f"the listing did not end within {PAGES_MAX} pages")
 
     async def modify_vpn_conn(self, connection: VpnConnection, proposal: Proposal) -> str:
-        """Send the edit once and return its ``RequestId`` (the task id). Never retried: on CloudTimeoutError,
-        ServerError or another TransportError (ResponseError included: an answer without a readable
-        ``RequestId``) the outcome is unknown, so re-read the connection first. ApiError only for a well-formed
-        refusal."""
+        """Send the edit and return its ``RequestId`` (the task id, if the service keeps one). Sent again only after
+        ``RequestLimitExceeded`` (not applied; :meth:`BaseVpcClient._edit`): on CloudTimeoutError, ServerError or
+        another TransportError (ResponseError included: an answer without a readable ``RequestId``) the outcome is
+        unknown, so re-read the connection first. ApiError only for a well-formed refusal."""
         payload = modify_payload(connection, proposal)
         log.info("%s %s: sending %s", MODIFY, connection.vpn_conn_id, ", ".join(sorted(payload)))
         key = proposal.pre_shared_key
-        try:
-            response = await self._call(MODIFY, payload, attempt=1, scrub=[key.get_secret_value()] if key else [])
-        finally:
-            self._changed()
+        response = await self._edit(MODIFY, payload, [key.get_secret_value()] if key else [])
         return self._parsed(MODIFY, partial(_request_id, response))
 
     async def task_status(self, task_id: TaskId) -> TaskState:
         """The task's state from ``DescribeVpcTaskResult``: ``Status`` SUCCESS or FAILED (with ``Output`` as the
         cloud's words, cut at 500 characters), any other short text running; no readable ``Status`` is a
-        ResponseError."""
-        response = await self._read(TASK, task_payload(task_id))
+        ResponseError. NO_TASK when the service answers that it keeps no task by this id (``NO_TASK_FAMILIES``)."""
+        try:
+            response = await self._read(TASK, task_payload(task_id))
+        except ApiError as error:
+            if in_family(str(error.code), NO_TASK_FAMILIES):
+                return TaskState(TaskStatus.NO_TASK)
+            raise
         state = self._parsed(TASK, partial(_task_state, response))
         if state.done:
             self._changed()
@@ -195,6 +301,26 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
             log.info("%s refused with %s, RequestId %r", action, code[:60], request_id[:60])
         kind = NotFoundError if _is_not_found(code) else ApiError
         return kind(action, code, code, message)
+
+
+def _names(page: ConnectionListing, vpn_conn_id: str) -> bool:
+    """Whether ``page`` holds an item (readable or not) that says it is ``vpn_conn_id``."""
+    return any(c.vpn_conn_id == vpn_conn_id for c in page.connections) or any(
+        u.vpn_conn_id == vpn_conn_id for u in page.unreadable
+    )
+
+
+def _cancel(waiting: Mapping[str, list[asyncio.Future[VpnConnection]]]) -> None:
+    for futures in waiting.values():
+        for future in futures:
+            future.cancel()
+
+
+def _outcome(read: Callable[[], VpnConnection]) -> VpnConnection | CloudError:
+    try:
+        return read()
+    except CloudError as error:
+        return error
 
 
 def _is_not_found(code: str) -> bool:

@@ -18,6 +18,8 @@ No exception text holds a response body, a request parameter value or a key: API
 from __future__ import annotations
 
 __all__ = [
+    "RATE_LIMIT_CODE",
+    "RATE_LIMIT_FAMILY",
     "RETRYABLE_CODES",
     "RETRYABLE_CODE_FAMILIES",
     "ApiError",
@@ -27,6 +29,7 @@ __all__ = [
     "ResponseError",
     "ServerError",
     "TransportError",
+    "in_family",
 ]
 
 # 4400 over quota, 6000 internal error, 6200 API temporarily unavailable (reference section 2).
@@ -35,6 +38,10 @@ RETRYABLE_CODES = frozenset({4400, 6000, 6200})
 # the service's internal errors, the service briefly unavailable. Nothing about a resource's own state is here
 # (``ResourceUnavailable``, ``ResourceInUse``, ``LimitExceeded`` are quota or state, not passing trouble).
 RETRYABLE_CODE_FAMILIES = ("RequestLimitExceeded", "InternalError", "ServiceUnavailable")
+# Over the rate limit: API 2.0's 4400, API 3.0's RequestLimitExceeded and its sub-codes. The request was refused at
+# the gate, so nothing was done: the one refusal after which even the edit may be sent again.
+RATE_LIMIT_CODE = 4400
+RATE_LIMIT_FAMILY = "RequestLimitExceeded"
 _MESSAGE_MAX = 500
 
 
@@ -77,9 +84,21 @@ class ApiError(CloudError):
         ``RequestLimitExceeded``, ``InternalError`` and ``ServiceUnavailable`` codes with their sub-codes."""
         code = self.numeric_code
         if code is None:
-            text = str(self.code)
-            return any(text == family or text.startswith(family + ".") for family in RETRYABLE_CODE_FAMILIES)
+            return in_family(str(self.code), RETRYABLE_CODE_FAMILIES)
         return code in RETRYABLE_CODES or 500 <= code <= 599
+
+    @property
+    def rate_limited(self) -> bool:
+        """True for "over the rate limit" (``4400``, ``RequestLimitExceeded`` and its sub-codes): the request was
+        not carried out, so it may be sent again after a wait, the edit included."""
+        if self.numeric_code is not None:
+            return self.numeric_code == RATE_LIMIT_CODE
+        return in_family(str(self.code), (RATE_LIMIT_FAMILY,))
+
+
+def in_family(code: str, families: tuple[str, ...]) -> bool:
+    """Whether the API 3.0 ``code`` is one of ``families`` or a sub-code of one (``RequestLimitExceeded.X``)."""
+    return any(code == family or code.startswith(family + ".") for family in families)
 
 
 class NotFoundError(ApiError):

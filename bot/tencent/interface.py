@@ -2,8 +2,8 @@
 
 ``slack/``, ``cli.py`` and ``cloud.py`` hold a :class:`CloudClient` and never ask which dialect is behind it:
 both speak the seed's parameter names (``bot.vpn``), raise the same errors (``bot.tencent.errors``) and follow the
-same policy (reads retried with backoff, the edit sent once), and raise nothing but CloudError whatever the cloud
-answers. The only visible difference is the task id: an int
+same policy (reads retried with backoff, the edit sent once, again only after an "over the rate limit" refusal;
+each action kept under its rate limit), and raise nothing but CloudError whatever the cloud answers. The only visible difference is the task id: an int
 under API 2.0, the edit's ``RequestId`` string under API 3.0 (:data:`~bot.tencent.tasks.TaskId`), and the action
 names ``calls`` counts.
 """
@@ -11,13 +11,14 @@ names ``calls`` counts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, Protocol, Self, TypeAlias
 
 import httpx
 
 from bot.tencent.client import DEFAULT_ENDPOINT, Credentials, VpcClient
 from bot.tencent.client_v3 import DEFAULT_ENDPOINT_V3, VpcClientV3
+from bot.tencent.limits import TENCENT_RATE_LIMITS
 from bot.tencent.listing import ConnectionListing
 from bot.tencent.signing import SignatureMethod
 from bot.tencent.tasks import TaskId, TaskState
@@ -36,6 +37,11 @@ class CloudClient(Protocol):
     @property
     def calls(self) -> Counter[str]:
         """A snapshot of the number of requests sent per API action, every attempt counted."""
+        ...
+
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """The per-second rate the client keeps each limited action under; an action not named is not limited."""
         ...
 
     @property
@@ -67,7 +73,8 @@ class CloudClient(Protocol):
         ...
 
     async def task_status(self, task_id: TaskId) -> TaskState:
-        """One poll of the task: running, succeeded, or failed with the cloud's words."""
+        """One poll of the task: running, succeeded, or failed with the cloud's words; NO_TASK when the service
+        keeps no task by that id (API 3.0: nothing documents its edit as asynchronous)."""
         ...
 
     async def aclose(self) -> None:
@@ -90,12 +97,16 @@ def make_client(
     read_attempts: int = 4,
     retry_base: float = 0.5,
     http: httpx.AsyncClient | None = None,
+    rate_limits: Mapping[str, int] | None = None,
+    limit_retry_base: float = 1.0,
 ) -> CloudClient:
     """The client for ``api``: ``VpcClient`` (API 2.0) or ``VpcClientV3`` (API 3.0).
 
     ``endpoint`` None means the dialect's own (``DEFAULT_ENDPOINTS``). ``signature_method`` applies to API 2.0
     only: API 3.0 always signs with TC3-HMAC-SHA256. ``credentials.token`` is sent either way (``Token`` or
-    ``X-TC-Token``). Raises ValueError for an unknown ``api`` or a bad option.
+    ``X-TC-Token``). ``rate_limits`` None means the dialect's own: Tencent's documented rates under API 3.0
+    (``TENCENT_RATE_LIMITS``), none under API 2.0, which documents none. Raises ValueError for an unknown ``api``
+    or a bad option.
     """
     url = endpoint if endpoint is not None else DEFAULT_ENDPOINTS.get(api)
     if api == "v2" and url is not None:
@@ -108,6 +119,8 @@ def make_client(
             read_attempts=read_attempts,
             retry_base=retry_base,
             http=http,
+            rate_limits=rate_limits,
+            limit_retry_base=limit_retry_base,
         )
     if api == "v3" and url is not None:
         return VpcClientV3(
@@ -118,5 +131,7 @@ def make_client(
             read_attempts=read_attempts,
             retry_base=retry_base,
             http=http,
+            rate_limits=TENCENT_RATE_LIMITS if rate_limits is None else rate_limits,
+            limit_retry_base=limit_retry_base,
         )
     raise ValueError(f"unknown cloud API {api!r}: expected 'v2' or 'v3'")
