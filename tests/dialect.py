@@ -44,6 +44,7 @@ CODES: dict[str, dict[CloudApi, str]] = {
     "unknown_secret_id": {"v2": "4104", "v3": "AuthFailure.SecretIdNotFound"},
     "stale_timestamp": {"v2": "4500", "v3": "AuthFailure.SignatureExpire"},
     "over_quota": {"v2": "4400", "v3": "RequestLimitExceeded"},
+    "name_taken": {"v2": "InvalidVpnConnName", "v3": "InvalidParameterValue.Duplicate"},
     "edit_action": {"v2": "ModifyVpnConnEx", "v3": "ModifyVpnConnectionAttribute"},
 }
 

@@ -36,12 +36,31 @@ FIGURES = {
     "many.lag.p99",
     "many.lag.max",
     "many.ack.p99",
+    "many.limit_errors",
+    "many.peak.task",
+    "many.peak.describe",
+    "many.peak.modify",
+    "many.landed_to_reply.p50",
+    "many.landed_to_reply.p99",
+    "many.task.verified",
+    "many.task.seconds",
+    "many.task.limit_errors",
+    "many.task.peak.task",
+    "many.task.peak.describe",
+    "many.task.peak.modify",
+    "many.task.landed_to_reply.p50",
+    "many.task.landed_to_reply.p99",
     "economy.web_api",
     "economy.thread_messages",
     "economy.task_polls",
     "economy.cloud_calls",
 }
-COMPARED = {key for key in FIGURES if key.startswith(("signing.", "ack.")) or key in ("many.peak_rss", "many.ack.p99")}
+COMPARED = {
+    key
+    for key in FIGURES
+    if key.startswith(("signing.", "ack.", "many.peak.", "many.landed_to_reply."))
+    or key in ("many.peak_rss", "many.ack.p99", "many.seconds")
+}
 WITH_TARGET = {
     "signing.v2_sha256",
     "signing.v2_sha1",
@@ -54,6 +73,15 @@ WITH_TARGET = {
     "many.threads",
     "many.lag.p99",
     "many.ack.p99",
+    "many.limit_errors",
+    "many.peak.task",
+    "many.peak.describe",
+    "many.peak.modify",
+    "many.task.verified",
+    "many.task.limit_errors",
+    "many.task.peak.task",
+    "many.task.peak.describe",
+    "many.task.peak.modify",
     "economy.web_api",
     "economy.thread_messages",
 }

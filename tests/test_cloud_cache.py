@@ -15,7 +15,7 @@ import pytest
 from items import connection
 from pydantic import SecretStr
 
-from bot.cloud import LISTING_TTL_SECONDS, Cloud
+from bot.cloud import LISTING_TTL_SECONDS, Cloud, Settling
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, load_world
 from bot.tencent import (
     CloudApi,
@@ -27,6 +27,8 @@ from bot.tencent import (
     UnreadableConnection,
     make_client,
 )
+from bot.vpn.connection import VpnConnection
+from bot.vpn.diff import not_live
 from bot.vpn.edit import propose
 
 SCOPE = ("vpc-03vihbk9", None)
@@ -211,14 +213,22 @@ async def test_a_list_right_after_an_edit_shows_the_new_values(cloud: Cloud) -> 
 
     before = await cloud.listing()
     live = await cloud.client.describe_vpn_conn(SEED_CONN)
-    task_id = await cloud.client.modify_vpn_conn(live, propose(live.settings, {"vpnConnName": "renamed-now"}))
+    proposal = propose(live.settings, {"vpnConnName": "renamed-now"})
+    task_id = await cloud.client.modify_vpn_conn(live, proposal)
     reads = describe_calls(cloud)
     await cloud.listing()
     assert describe_calls(cloud) == reads + 1, "the edit emptied the cache"
-    result = await cloud.follower.follow(task_id)
+    changed = proposal.changed(live.settings)
+
+    async def missing(now: VpnConnection) -> list[str]:
+        return not_live(proposal, changed, now.settings)
+
+    settling = Settling(cloud, SEED_CONN, missing)
+    result = await cloud.follower.follow(task_id, settle=settling)
     assert result.outcome.value == "succeeded"
+    reads = describe_calls(cloud)  # the settling reads (no task under API 3.0) are reads too
     after = await cloud.listing()
-    assert describe_calls(cloud) == reads + 2, "the task's end emptied the cache"
+    assert describe_calls(cloud) == reads + 1, "the end (the task's, or the settled read's) emptied the cache"
     assert name_in(before) != "renamed-now"
     assert name_in(after) == "renamed-now"
 

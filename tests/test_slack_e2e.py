@@ -169,26 +169,42 @@ async def test_self_approval_when_allowed_and_group_members_approve(tmp_path: Pa
         assert h.slack.calls("usergroups.users.list")
 
 
-async def test_a_cloud_error_at_approval_is_shown_in_the_thread(tmp_path: Path) -> None:
+async def test_a_cloud_refusal_at_approval_is_shown_in_the_thread(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
-        card = await h.propose({"IKESet.dhGroupName": "group5"})
-        h.sim.state.update_faults({"overQuota": {MODIFY: 1}})
+        card = await h.propose({"vpnConnName": "idc-beijing-1"})  # another connection of the VPC has that name
         await h.click("approve_change", card, APPROVER)
         reply = await h.wait_thread_text(card, "refused")
-        assert dialect.code("over_quota") in reply
-        assert "RequestLimitExceeded" in reply
+        assert dialect.code("name_taken") in reply
         assert "failed" in card_text(h.card_now(card))
         assert h.sim.state.received(MODIFY) == 1
 
 
-async def test_a_failed_task_reports_the_clouds_words(tmp_path: Path) -> None:
+async def test_an_edit_refused_for_the_rate_limit_is_sent_again_and_succeeds(tmp_path: Path) -> None:
+    """Over the limit, the service did nothing: the one edit vpnbot ever sends twice."""
     async with harness(tmp_path) as h:
+        card = await h.propose({"IKESet.dhGroupName": "group5"})
+        h.sim.state.update_faults({"overQuota": {MODIFY: 1}})
+        await h.click("approve_change", card, APPROVER)
+        await h.wait_thread_text(card, "Verified: every proposed value is live", seconds=20)
+        assert h.sim.state.received(MODIFY) == 2
+        assert dialect.code("over_quota") not in json.dumps(h.thread(card))
+
+
+async def test_a_failed_task_reports_the_clouds_words(tmp_path: Path) -> None:
+    """With a task, the cloud's words; with none (API 3.0's documented edit), the connection's evidence: the values
+    never went live, so the edit did not take effect."""
+    short = {"vpnbot_task_deadline": "4s", "vpnbot_cloud_timeout": "1s", "vpnbot_settle_window": "1s"}
+    async with harness(tmp_path, **short) as h:  # the deadline passes after the settle window: a conclusion
         h.sim.state.update_faults({"taskOutcome": "failed"})
         card = await h.propose({"IPsecSet.pfsDhGroup": "dh-group2"})
         await h.click("approve_change", card, APPROVER)
-        reply = await h.wait_thread_text(card, "failed after")
-        assert "the cloud gave no reason" not in reply
+        if dialect.behaviour() == "v3":
+            reply = await h.wait_thread_text(card, "did not take effect", seconds=30)
+        else:
+            reply = await h.wait_thread_text(card, "failed after")
+            assert "the cloud gave no reason" not in reply
         assert "failed" in card_text(h.card_now(card))
+        assert h.connection()["IPsecSet"]["pfsDhGroup"] == "dh-group14"  # as it was
 
 
 async def test_a_restarted_bot_finishes_the_thread(tmp_path: Path) -> None:
