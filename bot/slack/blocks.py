@@ -384,8 +384,9 @@ def _state_line(request: ChangeRequest, emoji: str) -> str:
     if request.decider and request.decided_at and state in (ChangeState.REJECTED, ChangeState.CANCELLED):
         verb = "rejected" if state is ChangeState.REJECTED else "withdrawn"
         parts.append(f"{verb} by {user(request.decider)} {slack_date(request.decided_at)}")
-    if request.task_id is not None:
-        parts.append(f"task `{esc_visible(str(request.task_id))}`")
+    if request.task_id is not None:  # API 3.0 names the edit by its RequestId, which may name no task
+        kind = "RequestId" if isinstance(request.task_id, str) else "task"
+        parts.append(f"{kind} `{esc_visible(str(request.task_id))}`")
     line = " · ".join(parts)
     if request.reason:
         line += f"\nReason: {esc_visible(clip(request.reason, 500))}"
