@@ -166,3 +166,16 @@ def test_an_overlong_unknown_value_cannot_be_an_option_and_is_kept_unselected(na
     element = inputs(form(connection))[name]["element"]
     assert "initial_option" not in element
     assert all(len(o["value"]) <= 150 for o in element["options"])
+
+
+def test_an_unknown_value_with_control_characters_is_shown_escaped_everywhere() -> None:
+    hostile = "AES\x1b[31m\u202eX"
+    connection = v3(IKEOptionsSpecification={"PropoEncryAlgorithm": hostile})
+    assert connection.settings["IKESet.propoEncryAlgorithm"] == hostile  # carried as the cloud holds it
+    shown = render_connection(connection)
+    assert "\x1b" not in shown
+    assert "\u202e" not in shown
+    assert "AES\\u001b[31m\\u202eX (unknown to vpnbot: kept as it is)" in shown
+    option = inputs(form(connection))["IKESet.propoEncryAlgorithm"]["element"]["initial_option"]
+    assert option["value"] == hostile
+    assert "\x1b" not in option["text"]["text"]

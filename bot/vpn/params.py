@@ -587,11 +587,12 @@ def format_value(value: Value) -> str:
 
 def shown_value(param: Param, value: Value) -> str:
     """A value as a person reads it: :func:`format_value`, with an enum value vpnbot does not know marked as such
-    (``AES512XTS (unknown to vpnbot: kept as it is)``) and an enum the cloud did not report as ``(not reported)``."""
+    (``AES512XTS (unknown to vpnbot: kept as it is)``, hidden and control characters escaped: the cloud's text)
+    and an enum the cloud did not report as ``(not reported)``."""
     if param.kind is Kind.CHOICE and value == "":
         return "(not reported)"
     text = format_value(value)
-    return text if param.knows(value) else f"{text} (unknown to vpnbot: kept as it is)"
+    return text if param.knows(value) else f"{visible(text)} (unknown to vpnbot: kept as it is)"
 
 
 def edit_text(value: Value) -> str:
