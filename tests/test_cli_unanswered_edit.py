@@ -242,6 +242,12 @@ def test_every_cloud_error_exits_1_with_one_line(
             yield dataclasses.replace(cloud, client=client)
 
     monkeypatch.setattr(bot.cli, "open_cloud", faulty_open)
+    if dialect.behaviour() == "v3" and nth == 2:
+        # No task: the second read is a settling read, and a failed poll is retried, not an end. The read that
+        # finds the values live is the verification.
+        assert edit("vpnConnName=error-path") == 0
+        assert sim.connection(SEED_CONN)["vpnConnName"] == "error-path"
+        return
     assert edit("vpnConnName=error-path") == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -86,7 +86,7 @@ AIOHTTP_MAX_BODY = MAX_BODY_BYTES  # the front's client_max_size: larger bodies 
 KNOWN_ACTIONS = frozenset({"approve_change", "reject_change", "edit_connection", "review_again"})
 KNOWN_CALLBACKS = frozenset({"vpn_edit", "reject_reason"})
 SLASH_LATER = frozenset({"edit", "list", "show", "status"})
-PARAM_NAMES = [p.name for p in PARAMS]
+PARAM_NAMES = [p.name for p in PARAMS if not p.api3_only]  # the fuzzed form is the seed connection's, under API 2.0
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
 # Approving users are never generated, so no fuzzed click can approve a real request.
 TRUSTED = frozenset({APPROVER, GROUP_MEMBER})

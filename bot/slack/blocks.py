@@ -156,6 +156,25 @@ def edit_form(connection: VpnConnection, private_metadata: str) -> View:
     )
 
 
+def form_fields(connection: VpnConnection) -> frozenset[str]:
+    """The parameters the edit form of ``connection`` has an input for (what :func:`edit_form` offers): a value
+    submitted for any other did not come from the form."""
+    settings = connection.settings
+    return frozenset(
+        param.name
+        for param in PARAMS
+        if param.is_offered(settings.value_sets)
+        and not (_group_of(param) == "peers" and settings.route_based)
+        and not _too_long_for_input(param, connection)
+    )
+
+
+def _too_long_for_input(param: Param, connection: VpnConnection) -> bool:
+    if param.kind not in (Kind.CIDR_LIST, Kind.SPD):
+        return False
+    return len(form_text(connection.settings[param.name])) > INPUT_MAX
+
+
 def _group_of(param: Param) -> str:
     if param.kind in (Kind.CIDR_LIST, Kind.SPD):
         return "peers"
@@ -192,7 +211,7 @@ def _input(param: Param, connection: VpnConnection) -> Block:
     """The field of ``param``, pre-filled; a list too long for a Slack input is shown, not offered (it is kept)."""
     name = param.name
     current = None if param.kind is Kind.SECRET else connection.settings[name]
-    if param.kind in (Kind.CIDR_LIST, Kind.SPD) and current is not None and len(form_text(current)) > INPUT_MAX:
+    if current is not None and _too_long_for_input(param, connection):
         return SectionBlock(
             block_id=name,
             text=MarkdownTextObject(

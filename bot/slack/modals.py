@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -146,7 +146,8 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
                 errors={target: "This form has expired. Close it and run /vpn edit again."},
             )
             return
-        edits = submitted_edits(view.get("state", {}).get("values", {}))
+        fields = blocks.form_fields(draft.connection)
+        edits = {n: t for n, t in submitted_edits(view.get("state", {}).get("values", {})).items() if n in fields}
         # Slack's inputs hold at most 3000 characters; a longer value did not come from the form.
         oversized = {n: f"is longer than {INPUT_MAX} characters" for n, text in edits.items() if len(text) > INPUT_MAX}
         wanted = _unchanged_names_dropped({n: t for n, t in edits.items() if n not in oversized}, draft.connection.name)
@@ -154,7 +155,7 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         outcome = await asyncio.to_thread(_review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl)
         if isinstance(outcome, dict) or oversized:
             problems = {**(outcome if isinstance(outcome, dict) else {}), **oversized}
-            await ack(response_action="errors", errors=_errors_for_form(problems))
+            await ack(response_action="errors", errors=_errors_for_form(problems, fields))
             return
         request, key = outcome
         await ack()
@@ -222,9 +223,9 @@ def _input_blocks(view: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _errors_for_form(problems: Mapping[str, str]) -> dict[str, str]:
-    """Problems keyed by block id; one on a name the form has no block for goes on the first field."""
-    names = {p.name for p in PARAMS}
+def _errors_for_form(problems: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
+    """Problems keyed by block id; one on a name the form has no block for (``names``: those it has) goes on the
+    first field."""
     errors: dict[str, str] = {}
     for name, message in problems.items():
         target = name if name in names else "vpnConnName"
