@@ -46,13 +46,13 @@ Say = Callable[[str], Awaitable[None]]
 T = TypeVar("T")
 CLOUD_TEXT_MAX = 1500
 SETTLED_READS = 2
+"""Reads, not modifying and past the settle window, that must agree before an unanswered edit counts as not applied."""
 NO_TASK_DONE = "no task: read from the connection"
 NO_TASK_PREFIX = "No task by RequestId"
 SETTLED_MESSAGE = f"{NO_TASK_PREFIX}: the connection shows the edit applied."
 """The outcome message (for the audit log) of an edit found applied by reading the connection."""
 RECONCILED_MESSAGE = "The proposed values are live: the change took effect (read from the connection)."
 V3_EDIT = "ModifyVpnConnectionAttribute"
-"""Reads, not modifying and past the settle window, that must agree before an unanswered edit counts as not applied."""
 
 STATE_WORDS = {
     ChangeState.APPROVED: "approved",
