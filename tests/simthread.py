@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -18,6 +19,21 @@ import dialect
 from bot.sim import SimServer, SimState, World, load_world
 
 T = TypeVar("T")
+
+
+class FakeClock:
+    """A clock for ``SimState(clock=...)`` that tests move by hand. It starts at the real time by default, because
+    requests carry it (``Timestamp``, ``X-TC-Timestamp``) and the simulator checks them against it."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 CANARY_SECRET_ID = "AKIDcanaryTESTxxxxxxxxxxxxxxxxxxxxxx"
 CANARY_SECRET_KEY = "canary-secret-key-7f3a9c1e5b"

@@ -17,7 +17,6 @@ import ipaddress
 import json
 import os
 import ssl
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from QcloudApi.modules.vpc import Vpc
 from QcloudApi.qcloudapi import QcloudApi
-from simthread import ThreadedSim, threaded_sim
+from simthread import FakeClock, ThreadedSim, threaded_sim
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
@@ -42,14 +41,6 @@ from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimState, load_world
 
 VPC, GW, CONN = "vpc-03vihbk9", "vpngw-kfldykuz", "vpnx-ol6bcqp0"
 LAB_VPC, LAB_GW, TWO, GCM = "vpc-l4b7rq2m", "vpngw-m4t9qe2c", "vpnx-s2r7p5qe", "vpnx-g4cm2k7d"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()  # the SDK stamps requests with the real time
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

@@ -10,7 +10,6 @@ fake one, moved on the simulator's loop, so a task is RUNNING, then SUCCESS, wit
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from simthread import ThreadedSim, threaded_sim
+from simthread import FakeClock, ThreadedSim, threaded_sim
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -31,14 +30,6 @@ from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimState, load_world
 CONN, BJ1, ACME = "vpnx-ol6bcqp0", "vpnx-3mv8tqwd", "vpnx-k2w6fj0u"
 GCM, TWO, ROUTE, BGP = "vpnx-g4cm2k7d", "vpnx-s2r7p5qe", "vpnx-r9t3w6yb", "vpnx-b8g5q1zu"
 VPC, GW = "vpc-03vihbk9", "vpngw-kfldykuz"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()  # the SDK stamps requests with the real time
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

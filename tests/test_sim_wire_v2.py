@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from QcloudApi.common.sign import Sign as LegacySign
+from simthread import FakeClock
 
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, V2Error, load_world, run_forever, wire_v2
 from bot.tencent.signing import SignatureMethod, sign, string_to_sign
@@ -31,19 +32,6 @@ STAGING_VPC, STAGING_GW = "vpc-8e0ypm3z", "vpngw-7yl2d9xa"
 LAB_VPC, LAB_GW = "vpc-l4b7rq2m", "vpngw-m4t9qe2c"
 TWO, ROUTE, GCM = "vpnx-s2r7p5qe", "vpnx-r9t3w6yb", "vpnx-g4cm2k7d"
 _nonces = itertools.count(int(time.time()) % 1_000_000 * 1000 + 1)
-
-
-class FakeClock:
-    """Starts at the real time (requests carry it as Timestamp); tests move it by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from simthread import FakeClock
 
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, load_world
 from bot.tencent.signing import TC3_CONTENT_TYPE, sign, string_to_sign, tc3_authorization
@@ -32,19 +33,6 @@ LAB_VPC, LAB_GW = "vpc-l4b7rq2m", "vpngw-m4t9qe2c"
 GCM, TWO, ROUTE, BGP = "vpnx-g4cm2k7d", "vpnx-s2r7p5qe", "vpnx-r9t3w6yb", "vpnx-b8g5q1zu"
 DESCRIBE, MODIFY, TASK = "DescribeVpnConnections", "ModifyVpnConnectionAttribute", "DescribeVpcTaskResult"
 _nonces = itertools.count(int(time.time()) % 1_000_000 * 1000 + 1)
-
-
-class FakeClock:
-    """Starts at the real time (requests carry it as X-TC-Timestamp); tests move it by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

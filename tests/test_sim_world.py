@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simthread import FakeClock
 
 from bot.sim import (
     DEMO_SECRET_ID,
@@ -47,20 +48,9 @@ BGP = "vpnx-b8g5q1zu"  # lab, Bgp, 169.254.129.0/30
 TASK_SECONDS = 5.0
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture
