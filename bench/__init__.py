@@ -5,10 +5,11 @@ Five benchmarks, each reported as a ratio against a baseline measured in the sam
 1. ``ack``: acknowledgement latency of signed ``/vpn`` commands and Approve clicks at 20 concurrent clients,
    against a bare Bolt ``AsyncApp`` on the same server stack whose listeners only ``ack()``.
 2. ``trigger``: time from a ``/vpn edit`` command to the ``views.open`` call while the cloud holds
-   ``DescribeVpnConn`` for 2.5 s and for 10 s (a ``trigger_id`` lives 3 s).
+   ``DescribeVpnConn`` for 2.5 s and for 10 s (a ``trigger_id`` lives 3 s), against a bare Bolt app whose ``/vpn``
+   listener acks, then calls ``views.open`` at once.
 3. ``many``: 1,000 change requests approved together, each edit taking 30 s to land, under API 3.0 with the
-   simulator enforcing Tencent's rate limits: all reach their final reply; peak memory, threads, event-loop lag, and
-   ack latency under that load against idle; the peak rate of each action, the rate-limit errors anyone saw, and
+   simulator enforcing Tencent's rate limits: all reach their final reply; peak memory, threads, event-loop lag
+   (against the bare Bolt app's under the same requests), and ack latency under that load against idle; the peak rate of each action, the rate-limit errors anyone saw, and
    the time from each edit's landing to its final reply, against a run without limits; again with
    ``DescribeVpcTaskResult`` knowing each edit's RequestId.
 4. ``economy``: Slack Web API calls and thread messages per change, cloud calls per followed task.

@@ -13,6 +13,7 @@ import dataclasses
 import shlex
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,8 +130,16 @@ async def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.monotonic() - clock
     if (other_cpu := others.text(seconds)) is not None:
         host["CPU taken by other processes during the run"] = other_cpu
-    notes = failures + closing_notes(rows) + why(rows) + notes
-    print(text_table(rows))
+    # The figures first, so nothing after them (the notes) can lose a run's worth of measurements.
+    if args.json:
+        write_json(args.json, rows, failures + notes)
+    print(text_table(rows), flush=True)
+    try:
+        notes = failures + closing_notes(rows) + why(rows) + notes
+    except Exception as error:  # the figures are out already; say what went wrong with the notes
+        traceback.print_exc()
+        failures.append(f"The notes on the figures could not be computed: {error!r}"[:2000])
+        notes = failures + notes
     for note in notes:
         print(f"- {note}")
     command = shown_command(sys.argv[1:])

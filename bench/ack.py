@@ -19,8 +19,7 @@ from bench.sizes import Sizes
 from bench.world import bench_world, conn_id, conn_name
 
 CONNECTIONS = 45  # with the demo's five, one page of DescribeVpnConn: ``/vpn list`` reads one page
-P99_RATIO = 1.5
-P99_MS = 50.0
+P99_MS = 100.0  # issue 12: every ack p99 under 100 ms at 20 concurrent clients (the bare Bolt app beside it)
 WARM_UP = 30
 
 
@@ -80,7 +79,7 @@ async def run(
         ours, theirs = summary(samples["bot", what]), summary(samples["baseline", what])
         for stat in ("p50", "p99", "max"):
             value, base = getattr(ours, stat), getattr(theirs, stat)
-            goal = Target(below=P99_MS, ratio_at_most=P99_RATIO, unit=" ms") if stat == "p99" else None
+            goal = Target(below=P99_MS, unit=" ms") if stat == "p99" else None
             rows.append(
                 Row("1 ack", f"ack.{what}s.{stat}", f"{label}: {stat} (ms)", value, base, compared(value, base), goal)
             )

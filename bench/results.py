@@ -40,21 +40,41 @@ class Target:
         return " and ".join(parts)
 
     def misses(self, value: float, ratio: float) -> list[str]:
-        """How far ``value`` / ``ratio`` are from the target, one phrase a missed bound (empty: met)."""
+        """How far ``value`` / ``ratio`` are from the target, one phrase a missed bound (empty: met).
+
+        A bound of 0 (or below) has no "n× the bound": the phrase gives the excess instead, never a division by zero.
+        """
         out = []
         if self.ratio_at_most is not None and not ratio <= self.ratio_at_most:
-            out.append(f"ratio {ratio:.2f}, {ratio / self.ratio_at_most:.1f}× the {self.ratio_at_most:g} allowed")
-        if self.ratio_at_least is not None and not ratio >= self.ratio_at_least:
-            out.append(
-                f"ratio {ratio:.2f}, {(1 - ratio / self.ratio_at_least) * 100:.0f}% short of {self.ratio_at_least:g}"
+            times = _times(ratio, self.ratio_at_most)
+            how_far = (
+                f"{times} the {self.ratio_at_most:g} allowed" if times else f"over the {self.ratio_at_most:g} allowed"
             )
+            out.append(f"ratio {ratio:.2f}, {how_far}")
+        if self.ratio_at_least is not None and not ratio >= self.ratio_at_least:
+            least = self.ratio_at_least
+            short = f"{(1 - ratio / least) * 100:.0f}% short of {least:g}" if least > 0 else f"under {least:g}"
+            out.append(f"ratio {ratio:.2f}, {short}")
         for bound, strict in ((self.below, True), (self.at_most, False)):
             if bound is not None and not (value < bound if strict else value <= bound):
                 shown = "never (some did not happen at all)" if math.isinf(value) else f"{value:.1f}{self.unit}"
-                out.append(f"{shown}, {value / bound:.1f}× the {bound:g}{self.unit} limit")
+                times = _times(value, bound)
+                if times:
+                    out.append(f"{shown}, {times} the {bound:g}{self.unit} limit")
+                elif math.isfinite(value):
+                    out.append(f"{shown}, {value - bound:g}{self.unit} over the {bound:g}{self.unit} limit")
+                else:
+                    out.append(f"{shown}, over the {bound:g}{self.unit} limit")
         if self.equals is not None and value != self.equals:
             out.append(f"{value:g} of {self.equals:g}")
         return out
+
+
+def _times(value: float, bound: float) -> str:
+    """``value`` as a multiple of a positive finite ``bound`` (``"2.5×"``); empty where that means nothing."""
+    if bound > 0 and math.isfinite(bound) and math.isfinite(value):
+        return f"{value / bound:.1f}×"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """The server under test, alone in its process: ``python -m bench.serve`` (started by the benchmarks, not by hand).
 
-The first line on stdin configures it: ``{"kind": "bot" | "baseline", "settings": {...}, "log": path,
+The first line on stdin configures it: ``{"kind": "bot" | "baseline" | "modal-baseline", "settings": {...}, "log": path,
 "profile": path | null, "client_rate_limits": {action: n} | null}`` (not null: the limits vpnbot's API 3.0 client
 keeps instead of Tencent's, ``{}`` for none). ``bot`` is vpnbot itself (``bot.slack.runner.running_bot``, HTTP at ``/slack/events``);
 ``baseline`` is a bare Bolt ``AsyncApp`` on the same stack (``AsyncApp.web_app()`` on aiohttp ``AppRunner`` /
 ``TCPSite``, the same signing secret, request verification on, the same app options) whose listeners, for the same
-command, action and view ids as vpnbot's, only ``ack()``.
+command, action and view ids as vpnbot's, only ``ack()``; ``modal-baseline`` is the same app whose ``/vpn`` listener
+acks, then at once calls ``views.open`` with the command's trigger id (a one-section loading modal, as vpnbot's first
+view), with Bolt's own client as it comes (no shared session).
 
 It answers ``{"url": ...}`` when it serves, then ``probe`` (the :class:`Probe` figures; ``"reset": true`` starts a new
 lag window) and ``stop``. A :class:`Probe` runs on the server's own event loop in both kinds, so both carry the same
@@ -125,8 +127,27 @@ class Probe:
         return figures
 
 
-async def baseline_app(stack: AsyncExitStack, values: dict[str, Any]) -> str:
-    """The bare Bolt app, serving; its ``/slack/events`` URL."""
+def loading_modal(command: dict[str, Any]) -> dict[str, Any]:
+    """What the modal baseline opens: a modal of one section, about the size of vpnbot's loading view."""
+    words = str(command.get("text") or "").split()
+    target = words[-1][:100] if words else ""
+    return {
+        "type": "modal",
+        "callback_id": blocks.EDIT_CALLBACK,
+        "title": {"type": "plain_text", "text": "Edit VPN connection"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f":hourglass: Reading `{target}` from Tencent Cloud…"},
+            }
+        ],
+    }
+
+
+async def baseline_app(stack: AsyncExitStack, values: dict[str, Any], *, open_modal: bool = False) -> str:
+    """The bare Bolt app, serving; its ``/slack/events`` URL. With ``open_modal``, its ``/vpn`` listener acks then
+    calls ``views.open`` at once."""
     client = AsyncWebClient(token=values["slack_bot_token"], base_url=values["slack_api_url"])
     app = AsyncApp(
         client=client,
@@ -141,7 +162,11 @@ async def baseline_app(stack: AsyncExitStack, values: dict[str, Any]) -> str:
     async def just_ack(ack: AsyncAck) -> None:
         await ack()
 
-    app.command("/vpn")(just_ack)
+    async def ack_then_open(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await client.views_open(trigger_id=command["trigger_id"], view=loading_modal(command))
+
+    app.command("/vpn")(ack_then_open if open_modal else just_ack)
     for action_id in (
         blocks.APPROVE_ACTION,
         blocks.REJECT_ACTION,
@@ -191,7 +216,7 @@ async def main() -> None:
                 assert bot.url is not None
                 url = bot.url
             else:
-                url = await baseline_app(stack, values)
+                url = await baseline_app(stack, values, open_modal=config["kind"] == "modal-baseline")
             if profiler is not None:
                 profiler.enable()
             reply({"url": url, "pid": os.getpid()})

@@ -33,7 +33,7 @@ from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, load_world
 from bot.tencent.signing import TC3_CONTENT_TYPE, SignatureMethod, sign, string_to_sign, tc3_authorization
 from bot.tencent.wire import modify_params
 from bot.tencent.wire_v3 import modify_payload
-from bot.vpn.connection import connection_from_describe
+from bot.vpn.connection import SecretFingerprints, connection_from_describe
 from bot.vpn.edit import propose
 
 HOST, PATH = "vpc.api.qcloud.com", "/v2/index.php"
@@ -51,7 +51,7 @@ EDITS = {
 
 def _edit() -> tuple[Any, Any]:
     item = next(i for i in load_world(None).vpn_connections if i["unVpnConnId"] == "vpnx-ol6bcqp0")
-    connection = connection_from_describe(item)
+    connection = connection_from_describe(item, fingerprints=SecretFingerprints.random())
     return connection, propose(connection.settings, EDITS)
 
 

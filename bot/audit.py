@@ -38,6 +38,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.console import table
 from bot.store import AUDIT_GENESIS, AuditRecord, AuditVerdict, Store, StoreError, StoreKeyError
 
 __all__ = [
@@ -96,8 +97,16 @@ def detail_summary(action: str, detail: Mapping[str, Any]) -> str:
         value = detail[name]
         if name in _QUIET or name == "diff" or value in (None, "", [], {}):
             continue
-        if name == "task_id":
+        if name == "front":
+            parts.insert(0, f"via {value}")
+        elif name == "task_id":
             parts.append(f"task {value}")
+        elif name == "end":
+            parts.append(f"end: {value}")
+        elif name == "elapsed_seconds" and isinstance(value, int | float):
+            parts.append(f"after {value:.0f} s")
+        elif name == "verify_note":
+            parts.append(f"not verified: {_clip(str(value))}")
         elif name == "outcome_message":
             parts.append(f"outcome: {_clip(str(value))}")
         elif name == "reason":
@@ -126,20 +135,17 @@ def record_fields(record: AuditRecord) -> tuple[str, ...]:
     )
 
 
+_COLUMNS = ("seq", "time", "request", "connection", "actor", "action", "detail")
+
+
 def render_log(records: Sequence[AuditRecord]) -> str:
-    """One line per record, columns aligned (the detail last, unpadded); empty text for an empty log."""
+    """One line per record, no header, columns aligned by display width (``bot.console.table``: a wide character
+    takes two cells; the sequence number right-aligned, the detail last, nothing cut); empty text for an empty
+    log."""
     rows = [record_fields(record) for record in records]
     if not rows:
         return ""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [
-            row[0].rjust(widths[0]),
-            *(cell.ljust(width) for cell, width in zip(row[1:-1], widths[1:], strict=True)),
-        ]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
+    return table(_COLUMNS, rows, show_header=False, right={0})
 
 
 def audit_json(records: Sequence[AuditRecord]) -> str:

@@ -7,9 +7,11 @@ nothing was sent. Every cloud error ends the command with one line, never a trac
 Values of ``--set`` need never hold the key (:func:`resolve_values`): ``preSharedKey=-`` asks for it without echo
 (or reads a line of stdin), ``PARAM=@FILE`` reads a file, ``PARAM=@-`` stdin, and ``@@`` escapes a leading ``@``.
 
-An edit whose answer never came (a timeout, an HTTP 5xx, an answer without a task id) is not sent again and not
-called failed before the cloud could have applied it: :func:`check_unanswered_edit` reads the connection over the
-settle window (``VPNBOT_SETTLE_WINDOW``, counted from sending) and reports what the reads show.
+``edit`` is a front of the change service (:mod:`bot.terminal`): a change request by ``cli:<login>`` in the state
+file and the audit log, under the connection's lock. An edit whose answer never came (a timeout, an HTTP 5xx, an
+answer without a task id) is not sent again and not called failed before the cloud could have applied it: the
+service reads the connection over the settle window and reports what the reads show
+(:mod:`bot.changes.evidence`).
 """
 
 from __future__ import annotations
@@ -21,43 +23,21 @@ import logging
 import os
 import stat
 import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from bot import terminal
 from bot.audit import run_audit
-from bot.cloud import Cloud, Settling, credentials_from, open_cloud
+from bot.cloud import Cloud, credentials_from, open_cloud
 from bot.config import ConfigError, Settings, load_settings
-from bot.console import (
-    ProgressLine,
-    SecretInputError,
-    ask_secret,
-    connection_json,
-    diff_json,
-    param_kinds_help,
-    render_connection,
-    render_diff,
-)
-from bot.tencent import (
-    ApiError,
-    CloudClient,
-    CloudError,
-    CloudTimeoutError,
-    TaskOutcome,
-    TaskState,
-    TaskStatus,
-)
-from bot.vpn.connection import VpnConnection
-from bot.vpn.diff import diff, not_live
-from bot.vpn.edit import PSK, Proposal, propose
-from bot.vpn.params import InvalidParametersError
+from bot.console import SecretInputError, ask_secret, connection_json, param_kinds_help, render_connection
+from bot.store import Store, StoreError
+from bot.tencent import CloudError
+from bot.terminal import EXIT_CLOUD, EXIT_OK, EXIT_USAGE, one_line
+from bot.vpn.connection import SecretFingerprints
+from bot.vpn.edit import PSK
 
-EXIT_OK, EXIT_CLOUD, EXIT_USAGE = 0, 1, 2
-MODIFYING = 2  # vpcConnStatus while a task changes the connection (API 3.0's PENDING reads as 2 too)
-V3_EDIT = "ModifyVpnConnectionAttribute"  # its RequestId may or may not name a task
-NO_TASK_RUNNING = "applying (no task: reading the connection)"
 FROM_PROMPT = "-"  # preSharedKey=- : ask on the terminal, or read a line of stdin
 FROM_FILE = "@"  # PARAM=@FILE ; PARAM=@- reads stdin ; PARAM=@@TEXT is the value @TEXT
 FROM_STDIN = "-"
@@ -305,11 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def one_line(text: str) -> str:
-    """``text`` on one line: every run of whitespace or line breaks (a cloud's message may hold them) as one space."""
-    return " ".join(text.split())
-
-
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "sim":
         from bot.sim.cli import run_sim
@@ -322,7 +297,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "audit":
         return await run_audit(
             settings.vpnbot_state_path,
-            settings.vpnbot_store_key.get_secret_value() if settings.vpnbot_store_key else None,
+            _store_key(settings),
             as_json=args.json,
             verify=args.verify,
             out=sys.stdout,
@@ -331,8 +306,21 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "show":
         async with open_cloud(settings, sim=args.sim) as cloud:
             return await _show(cloud, args.vpn_conn_id, as_json=args.json)
-    async with open_cloud(settings, sim=args.sim) as cloud:
-        return await _edit(cloud, args.vpn_conn_id, args.edits, yes=args.yes, as_json=args.json, settings=settings)
+    try:
+        store = Store.open(settings.vpnbot_state_path, key=_store_key(settings))
+    except StoreError as error:  # a missing or wrong key names VPNBOT_STORE_KEY and the key file
+        print(f"vpnbot: VPNBOT_STATE_PATH: {one_line(str(error))}; nothing was sent", file=sys.stderr)
+        return EXIT_USAGE
+    async with store:
+        fingerprints = SecretFingerprints(store.derived_key("settings-fingerprint"))
+        async with open_cloud(settings, sim=args.sim, fingerprints=fingerprints) as cloud:
+            return await terminal.edit(
+                settings, cloud, store, args.vpn_conn_id, args.edits, yes=args.yes, as_json=args.json, confirm=_confirm
+            )
+
+
+def _store_key(settings: Settings) -> str | None:
+    return settings.vpnbot_store_key.get_secret_value() if settings.vpnbot_store_key else None
 
 
 async def _show(cloud: Cloud, vpn_conn_id: str, *, as_json: bool) -> int:
@@ -347,264 +335,6 @@ async def _show(cloud: Cloud, vpn_conn_id: str, *, as_json: bool) -> int:
         else render_connection(connection)
     )
     return EXIT_OK
-
-
-async def _edit(
-    cloud: Cloud, vpn_conn_id: str, edits: dict[str, str], *, yes: bool, as_json: bool, settings: Settings
-) -> int:
-    try:
-        connection = await cloud.client.describe_vpn_conn(vpn_conn_id)
-    except CloudError as error:
-        print(f"vpnbot: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_CLOUD
-    try:
-        proposal = propose(connection.settings, edits)
-    except InvalidParametersError as error:
-        for name, message in error.problems.items():
-            print(f"vpnbot: {name}: {message}", file=sys.stderr)
-        print("vpnbot: nothing was sent", file=sys.stderr)
-        return EXIT_USAGE
-    rows = diff(connection.settings, proposal)
-    if not rows:
-        print(
-            f"vpnbot: no change: every value given is already live on {vpn_conn_id}; nothing was sent", file=sys.stderr
-        )
-        return EXIT_USAGE
-    out = sys.stderr if as_json else sys.stdout
-    print(
-        f"{connection.vpn_conn_id} ({connection.name}) in {connection.vpc_id}, gateway {connection.vpn_gw_id}", file=out
-    )
-    print(render_diff(rows), file=out)
-    if not yes and not await _confirm(f"Apply this change to {connection.vpn_conn_id}? [y/N] "):
-        print("vpnbot: not confirmed; nothing was sent (use --yes to skip the question)", file=sys.stderr)
-        return EXIT_USAGE
-
-    report: dict[str, Any] = {"vpnConnId": connection.vpn_conn_id, "diff": diff_json(rows)}
-    changed = proposal.changed(connection.settings)
-    sent_at = time.monotonic()
-    try:
-        task_id = await cloud.client.modify_vpn_conn(connection, proposal)
-    except ApiError as error:
-        print(f"vpnbot: the cloud refused the change: {one_line(str(error))}", file=sys.stderr)
-        return _finish(report | {"outcome": "refused", "error": one_line(str(error))}, as_json, EXIT_CLOUD)
-    except CloudError as error:  # no answer, or none that says what happened: the outcome is unknown
-        return await _unanswered(cloud, connection, proposal, changed, error, sent_at, report, as_json, settings)
-    report["taskId"] = task_id
-    label = f"RequestId {task_id}" if cloud.client.edit_action == V3_EDIT else f"task {task_id}"
-    print(f"{cloud.client.edit_action} accepted: {label}", file=out)
-
-    async def not_yet_live(live: VpnConnection) -> list[str]:
-        return not_live(proposal, changed, live.settings)
-
-    settle = Settling(cloud, vpn_conn_id, not_yet_live)
-
-    async def on_change(state: TaskState, elapsed: float) -> None:
-        no_task = state.status is TaskStatus.NO_TASK
-        await progress.changed(NO_TASK_RUNNING if no_task else state.status.value, elapsed)
-
-    async with ProgressLine(task_id, label=label) as progress:
-        result = await cloud.follower.follow(task_id, on_change, settle=settle)
-    report |= {"outcome": result.outcome.value, "elapsedSeconds": round(result.elapsed, 3)}
-    if result.settled:
-        report["noTask"] = True
-    if result.outcome is TaskOutcome.TIMED_OUT and result.settled:
-        print(
-            f"vpnbot: no task by {label}, and {vpn_conn_id} did not show the edit applied within "
-            f"{result.elapsed:.1f}s; judging from the connection",
-            file=sys.stderr,
-        )
-        return await _judged(
-            cloud, connection, proposal, changed, sent_at, report, as_json, settings, undecided=result.outcome.value
-        )
-    if result.outcome is not TaskOutcome.SUCCEEDED:
-        detail = f": {one_line(result.message)}" if result.message else ""
-        print(f"vpnbot: {label} {result.outcome.value} after {result.elapsed:.1f}s{detail}", file=sys.stderr)
-        return _finish(report | {"message": one_line(result.message)}, as_json, EXIT_CLOUD)
-    if result.settled:
-        print(f"{label}: no task; the edit is applied ({result.elapsed:.1f}s after sending)", file=out)
-    else:
-        print(f"{label} succeeded in {result.elapsed:.1f}s", file=out)
-
-    try:
-        live = settle.applied or await cloud.client.describe_vpn_conn(vpn_conn_id)
-    except CloudError as error:
-        print(f"vpnbot: could not verify the change: {one_line(str(error))}", file=sys.stderr)
-        return _finish(report | {"verified": False, "error": one_line(str(error))}, as_json, EXIT_CLOUD)
-    missing = not_live(proposal, changed, live.settings)
-    report |= {"verified": not missing, "notLive": missing}
-    if missing:
-        print(f"vpnbot: the task succeeded but these are not live: {', '.join(missing)}", file=sys.stderr)
-        return _finish(report, as_json, EXIT_CLOUD)
-    print("verified: every proposed value is live", file=out)
-    return _finish(report, as_json, EXIT_OK)
-
-
-async def _unanswered(
-    cloud: Cloud,
-    connection: VpnConnection,
-    proposal: Proposal,
-    changed: tuple[str, ...],
-    error: CloudError,
-    sent_at: float,
-    report: dict[str, Any],
-    as_json: bool,
-    settings: Settings,
-) -> int:
-    """Report an edit whose answer never came from what repeated reads of the connection show."""
-    window = settings.vpnbot_settle_window.total_seconds()
-    answer = "no answer" if isinstance(error, CloudTimeoutError) else "no usable answer"
-    cause = one_line(f"{error.action}: {error.detail}")  # not "... failed": that is what is not known
-    print(f"vpnbot: {cause}", file=sys.stderr)
-    print(
-        f"vpnbot: {answer} to the edit; it is not sent again; checking the connection "
-        f"(for up to {window:g}s after sending)",
-        file=sys.stderr,
-    )
-    report |= {"noAnswer": cause}
-    return await _judged(cloud, connection, proposal, changed, sent_at, report, as_json, settings)
-
-
-async def _judged(
-    cloud: Cloud,
-    connection: VpnConnection,
-    proposal: Proposal,
-    changed: tuple[str, ...],
-    sent_at: float,
-    report: dict[str, Any],
-    as_json: bool,
-    settings: Settings,
-    *,
-    undecided: str = "",
-) -> int:
-    """Report an edit of unknown outcome (no answer; or no task and no sign of it by the deadline) from what
-    repeated reads of the connection show (:func:`check_unanswered_edit`). ``undecided``: the outcome to report
-    when the reads decide nothing (default ``unknown``)."""
-    out = sys.stderr if as_json else sys.stdout
-    window = settings.vpnbot_settle_window.total_seconds()
-    async with ProgressLine(
-        connection.vpn_conn_id, label=f"checking {connection.vpn_conn_id}", ends=frozenset({"live"}), started=sent_at
-    ) as progress:
-        check = await check_unanswered_edit(
-            cloud.client,
-            connection.vpn_conn_id,
-            proposal,
-            changed,
-            sent_at=sent_at,
-            window=window,
-            deadline=max(window, settings.vpnbot_task_deadline.total_seconds()),
-            initial=settings.vpnbot_task_poll_initial.total_seconds(),
-            maximum=settings.vpnbot_task_poll_max.total_seconds(),
-            on_read=progress.changed,
-        )
-    report |= {
-        "outcome": undecided if undecided and check.outcome == CHECK_UNKNOWN else check.outcome,
-        "verified": check.outcome == CHECK_LIVE,
-        "notLive": check.missing,
-        "reads": check.reads,
-        "elapsedSeconds": round(check.elapsed, 3),
-    }
-    conn_id = connection.vpn_conn_id
-    if check.outcome == CHECK_LIVE:
-        print(f"verified: every proposed value is live (read {check.elapsed:.1f}s after sending)", file=out)
-        return _finish(report, as_json, EXIT_OK)
-    if check.outcome == CHECK_NOT_APPLIED:
-        print(
-            f"vpnbot: not applied: {check.elapsed:.1f}s after sending, {conn_id} is not being modified and these "
-            f"are not live: {', '.join(check.missing)}",
-            file=sys.stderr,
-        )
-        return _finish(report, as_json, EXIT_CLOUD)
-    if check.error:
-        report["error"] = check.error
-        why = f"the connection cannot be read ({check.error})"
-    else:
-        why = f"{conn_id} is still being modified {check.elapsed:.1f}s after sending"
-    print(
-        f"vpnbot: unknown: {why}; whether the edit was applied is not known: "
-        f"check with `vpnbot show {conn_id}` before trying again",
-        file=sys.stderr,
-    )
-    return _finish(report, as_json, EXIT_CLOUD)
-
-
-CHECK_LIVE, CHECK_NOT_APPLIED, CHECK_UNKNOWN = "succeeded", "not_applied", "unknown"
-
-
-@dataclass(frozen=True)
-class EditCheck:
-    """What reading the connection after an unanswered edit showed.
-
-    ``outcome``: ``succeeded`` (every proposed value live on a connection not being modified), ``not_applied``
-    (the settle window passed, the connection not being modified, ``missing`` not live), or ``unknown`` (the last
-    read failed, ``error`` says how, or the connection was still being modified at the deadline). ``elapsed`` is
-    counted from sending.
-    """
-
-    outcome: str
-    reads: int
-    elapsed: float
-    missing: list[str] = field(default_factory=list)
-    error: str = ""
-    live: VpnConnection | None = None
-
-
-async def check_unanswered_edit(
-    client: CloudClient,
-    vpn_conn_id: str,
-    proposal: Proposal,
-    changed: tuple[str, ...],
-    *,
-    sent_at: float,
-    window: float,
-    deadline: float,
-    initial: float,
-    maximum: float,
-    factor: float = 1.5,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    on_read: Callable[[str, float], Awaitable[None]] | None = None,
-) -> EditCheck:
-    """Read the connection, with the task follower's backoff (``initial`` seconds growing by ``factor`` up to
-    ``maximum``), until the evidence decides: the proposed values live on a settled connection (``succeeded``,
-    as soon as seen), or ``window`` seconds after ``sent_at`` (``clock`` seconds) a settled connection without them
-    (``not_applied``). A connection still being modified (``vpcConnStatus`` 2) is read on until ``deadline``
-    seconds after sending; then, or when the last read within the window failed, the outcome is ``unknown``.
-
-    Only reads are sent; the edit never is. ``on_read(status, elapsed)`` is awaited after each read with
-    ``live``, ``modifying``, ``not live yet`` or ``unreadable``.
-    """
-    delay = initial
-    reads = 0
-    while True:
-        reads += 1
-        live: VpnConnection | None = None
-        error = ""
-        try:
-            live = await client.describe_vpn_conn(vpn_conn_id)
-        except CloudError as failure:
-            error = one_line(str(failure))
-            log.info("checking %s after an unanswered edit: %s", vpn_conn_id, type(failure).__name__)
-        elapsed = clock() - sent_at
-        missing = [] if live is None else not_live(proposal, changed, live.settings)
-        settled = live is not None and live.status != MODIFYING
-        status = "unreadable" if live is None else "modifying" if not settled else "not live yet" if missing else "live"
-        if on_read is not None:
-            await on_read(status, elapsed)
-        if settled and not missing:
-            return EditCheck(CHECK_LIVE, reads, elapsed, live=live)
-        if settled and elapsed >= window:
-            return EditCheck(CHECK_NOT_APPLIED, reads, elapsed, missing, live=live)
-        horizon = deadline if live is not None and not settled else window
-        if elapsed >= horizon:
-            return EditCheck(CHECK_UNKNOWN, reads, elapsed, missing, error, live)
-        await sleep(min(delay, horizon - elapsed))
-        delay = min(delay * factor, maximum)
-
-
-def _finish(report: dict[str, Any], as_json: bool, status: int) -> int:
-    if as_json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-    return status
 
 
 async def _confirm(question: str) -> bool:

@@ -16,7 +16,7 @@ the edit modal and the approval re-read (``describe_vpn_conn``) are never cached
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -28,16 +28,14 @@ from bot.tencent import (
     Credentials,
     ListingCache,
     TaskFollower,
-    TaskId,
     TaskState,
     TaskStatus,
     make_client,
     settled,
 )
-from bot.vpn.connection import VpnConnection
+from bot.vpn.connection import SecretFingerprints, VpnConnection
 
 LISTING_TTL_SECONDS = 5.0
-TASK_ACTION = "DescribeVpcTaskResult"  # the poll's action in both dialects
 
 
 @dataclass(frozen=True)
@@ -95,22 +93,10 @@ def credentials_from(settings: Settings) -> Credentials:
     return Credentials(settings.tencentcloud_secret_id, settings.tencentcloud_secret_key, token or None)
 
 
-def follower_for(
-    client: CloudClient,
-    settings: Settings,
-    jitter: float = 0.0,
-    turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
-) -> TaskFollower:
-    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together, and each poll
-    waits for a ``turn`` when given one (the bot's: after Slack's acks, see ``bot.slack.ackfirst``).
-
-    Not when the client keeps the polls under a rate limit (API 3.0): a turn is a slot held for up to a second,
-    so polls queued behind the limit would hold the slots and pass at the lane's pace instead of the limit's,
-    and polls at 20 a second cannot crowd the loop anyway.
-    """
-    poll = client.task_status
+def follower_for(client: CloudClient, settings: Settings, jitter: float = 0.0) -> TaskFollower:
+    """The task follower of the settings; ``jitter`` spreads the polls of tasks started together."""
     return TaskFollower(
-        poll if turn is None or TASK_ACTION in client.rate_limits else _in_turn(poll, turn),
+        client.task_status,
         initial_interval=settings.vpnbot_task_poll_initial.total_seconds(),
         max_interval=settings.vpnbot_task_poll_max.total_seconds(),
         deadline=settings.vpnbot_task_deadline.total_seconds(),
@@ -118,25 +104,19 @@ def follower_for(
     )
 
 
-def _in_turn(
-    poll: Callable[[TaskId], Awaitable[TaskState]], turn: Callable[[], AbstractAsyncContextManager[None]]
-) -> Callable[[TaskId], Awaitable[TaskState]]:
-    async def poll_in_turn(task_id: TaskId) -> TaskState:
-        async with turn():
-            return await poll(task_id)
-
-    return poll_in_turn
-
-
 @asynccontextmanager
 async def open_cloud(
     settings: Settings,
     *,
     sim: bool,
+    fingerprints: SecretFingerprints | None = None,
     poll_jitter: float = 0.0,
-    poll_turn: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> AsyncIterator[Cloud]:
-    """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it."""
+    """A ready Cloud for the life of the block; the client (and the simulator, with ``sim``) close after it.
+
+    ``fingerprints`` keys the pre-shared key's fingerprints in what the client reads (the bot's is derived from its
+    store key, so that they match across restarts); None: a random key for the life of the client.
+    """
     async with AsyncExitStack() as stack:
         endpoint = settings.cloud_endpoint
         sim_url: str | None = None
@@ -152,9 +132,10 @@ async def open_cloud(
             region=settings.tencentcloud_region,
             signature_method=settings.vpnbot_signature_method,
             timeout=settings.vpnbot_cloud_timeout.total_seconds(),
+            fingerprints=fingerprints,
         )
         stack.push_async_callback(client.aclose)
-        yield Cloud(client, follower_for(client, settings, poll_jitter, poll_turn), sim_url)
+        yield Cloud(client, follower_for(client, settings, poll_jitter), sim_url)
 
 
 async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:

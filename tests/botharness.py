@@ -131,7 +131,7 @@ class Harness:
         assert response.status_code == 200
         assert response.text in ("", "null"), response.text
         posted = await self.slack.wait_for("chat.postMessage", count=before + 1, timeout=WAIT)
-        card = posted[-1]
+        card = posted[before]  # the first new post: a long change's listing may follow at once
         return self.slack.message(card.response["channel"], card.response["ts"])
 
     async def click(self, action_id: str, card: dict[str, Any], user_id: str) -> httpx.Response:

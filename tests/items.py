@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.vpn.connection import VpnConnection, connection_from_describe
+from bot.vpn.connection import SecretFingerprints, VpnConnection, connection_from_describe
+
+FINGERPRINTS = SecretFingerprints.random()
+"""The fingerprinter of the connections these helpers read (a cloud client has its own)."""
 
 SEED_ITEM: dict[str, Any] = {
     "vpcId": 1001,
@@ -62,4 +65,4 @@ def item(**changes: Any) -> dict[str, Any]:
 
 
 def connection(**changes: Any) -> VpnConnection:
-    return connection_from_describe(item(**changes))
+    return connection_from_describe(item(**changes), fingerprints=FINGERPRINTS)

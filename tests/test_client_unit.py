@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from aiohttp import web
-from items import item
+from items import FINGERPRINTS, item
 from pydantic import SecretStr
 
 from bot.tencent import (
@@ -136,13 +136,14 @@ def make_client(cloud: FakeCloud, credentials: Credentials | None = None, **opti
     http = httpx.AsyncClient(transport=httpx.MockTransport(cloud.handle))
     options.setdefault("retry_base", 0.0)
     options.setdefault("limit_retry_base", 0.0)
+    options.setdefault("fingerprints", FINGERPRINTS)
     return VpcClient(
         credentials or Credentials(SECRET_ID, SecretStr(SECRET_KEY)), endpoint=ENDPOINT, http=http, **options
     )
 
 
 def current() -> VpnConnection:
-    return connection_from_describe(describe_item())
+    return connection_from_describe(describe_item(), fingerprints=FINGERPRINTS)
 
 
 # --- reads --------------------------------------------------------------------------------------------------------

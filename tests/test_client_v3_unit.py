@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from items import FINGERPRINTS
 from pydantic import SecretStr
 
 from bot.tencent import (
@@ -240,6 +241,7 @@ async def cloud() -> AsyncIterator[StandIn]:
 def client_for(cloud: StandIn, credentials: Credentials | None = None, **options: Any) -> VpcClientV3:
     options.setdefault("retry_base", 0.0)
     options.setdefault("limit_retry_base", 0.0)
+    options.setdefault("fingerprints", FINGERPRINTS)
     credentials = credentials or Credentials(SECRET_ID, SecretStr(SECRET_KEY))
     return VpcClientV3(credentials, endpoint=cloud.endpoint, **options)
 
@@ -251,7 +253,7 @@ async def client(cloud: StandIn) -> AsyncIterator[VpcClientV3]:
 
 
 def current() -> VpnConnection:
-    return read_connection(v3_item())
+    return read_connection(v3_item(), fingerprints=FINGERPRINTS)
 
 
 def seed_proposal() -> tuple[VpnConnection, Proposal]:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 from aiohttp import web
+from items import FINGERPRINTS
 from items import item as v2_item
 from pydantic import SecretStr
 
@@ -214,7 +215,7 @@ def chunked(raw: bytes, chunk: int = 256 * 1024) -> Callable[..., Any]:
 
 
 def proposal() -> tuple[VpnConnection, Proposal]:
-    conn = connection_from_describe(v2_item())
+    conn = connection_from_describe(v2_item(), fingerprints=FINGERPRINTS)
     return conn, propose(conn.settings, {"vpnConnName": "renamed"})
 
 
@@ -738,7 +739,7 @@ def test_connection_from_describe_raises_only_cloud_data_errors(change: dict[str
     raw = v2_item(preSharedKey=MARK)
     raw.update(change)
     with pytest.raises(CloudDataError) as caught:
-        connection_from_describe(raw)
+        connection_from_describe(raw, fingerprints=FINGERPRINTS)
     assert next(iter(change)) in caught.value.reason
     assert_named_safely(caught.value.reason)
     assert len(str(caught.value)) <= TEXT_MAX
@@ -746,6 +747,7 @@ def test_connection_from_describe_raises_only_cloud_data_errors(change: dict[str
 
 
 def test_a_key_that_is_no_valid_unicode_is_still_fingerprinted() -> None:
-    broken = connection_from_describe(v2_item(preSharedKey="\ud800"))
+    broken = connection_from_describe(v2_item(preSharedKey="\ud800"), fingerprints=FINGERPRINTS)
     assert broken.settings.psk_fingerprint is not None
-    assert broken.settings.psk_fingerprint != connection_from_describe(v2_item()).settings.psk_fingerprint
+    sound = connection_from_describe(v2_item(), fingerprints=FINGERPRINTS)
+    assert broken.settings.psk_fingerprint != sound.settings.psk_fingerprint

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from items import SEED_ITEM, connection, item
+from items import FINGERPRINTS, SEED_ITEM, connection, item
 
 from bot.slack.blocks import form_text
 from bot.vpn import edit, params
@@ -17,7 +17,7 @@ def test_normalises_strings_sha1_and_old_block_names() -> None:
     old_style = item(IKEArr=SEED_ITEM["IKESet"], IPSECArr=[SEED_ITEM["IPsecSet"]], IKESet=None, IPsecSet=None)
     del old_style["IKESet"], old_style["IPsecSet"]
     for raw in (SEED_ITEM, old_style):
-        conn = connection_from_describe(raw)
+        conn = connection_from_describe(raw, fingerprints=FINGERPRINTS)
         assert conn.vpn_conn_id == "vpnx-ol6bcqp0"
         assert conn.vpc_id == "vpc-03vihbk9"
         assert conn.vpn_gw_id == "vpngw-kfldykuz"
@@ -41,7 +41,7 @@ def test_unreadable_cloud_data_names_the_field() -> None:
     broken = item()
     broken["IKESet"] = {**SEED_ITEM["IKESet"], "ikeSaLifetimeSeconds": "forever"}
     with pytest.raises(CloudDataError, match=r"IKESet\.ikeSaLifetimeSeconds"):
-        connection_from_describe(broken)
+        connection_from_describe(broken, fingerprints=FINGERPRINTS)
 
 
 def test_seed_example_proposal_and_diff() -> None:

@@ -73,7 +73,7 @@ from slack_requests import (
 )
 from slack_standin import block_problems
 
-from bot.slack import changes
+from bot.slack import approvals
 from bot.slack.http import MAX_BODY_BYTES
 from bot.vpn.change import ChangeState
 from bot.vpn.params import PARAMS, Kind
@@ -715,7 +715,7 @@ class Fuzzer:
         deadline = time.monotonic() + 10
         while True:
             request = await ctx.store.open_request_for(SEED_CONN)
-            if request is not None and request.card_ts:
+            if request is not None and (await ctx.notifier.record(request)).has_card:
                 break
             assert time.monotonic() < deadline, "a taken submission left no card"
             await asyncio.sleep(0.005)
@@ -723,7 +723,7 @@ class Fuzzer:
         async def say(text: str) -> None:
             raise AssertionError(text)
 
-        await changes.reject(ctx, request.id, REQUESTER, "", say)
+        await approvals.reject(ctx, request.id, REQUESTER, "", say)
 
     # -- other views --------------------------------------------------------------------------------------------
 

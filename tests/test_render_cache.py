@@ -1,6 +1,6 @@
-"""What is kept between requests so that an unchanged answer costs no work: connections read from DescribeVpnConn,
-rendered forms, lists and help, and the one aiohttp session that answers on response URLs. Each kept answer must
-be exactly what a fresh one would be, and a changed input must never be answered from what was kept."""
+"""Nothing is kept between requests by the domain or the Block Kit builders: the key's fingerprints are taken by an
+immutable fingerprinter the app owns (keyed, so two keys never agree), and every rendered answer is a fresh object.
+What is shared on purpose is the one aiohttp session that answers on response URLs."""
 
 from __future__ import annotations
 
@@ -10,109 +10,135 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
-from items import SEED_ITEM, item
+from items import FINGERPRINTS, SEED_ITEM, item
+from pydantic import SecretStr
 
 from bot.slack import blocks, cards
 from bot.tencent.listing import ConnectionListing, UnreadableConnection
-from bot.vpn import connection as connection_module
-from bot.vpn.connection import connection_from_describe, use_fingerprint_key
+from bot.vpn.connection import SecretFingerprints, connection_from_describe
+from bot.vpn.edit import propose, psk_changed
 
 
-def test_an_unchanged_item_is_read_once() -> None:
-    first = connection_from_describe(item())
-    assert connection_from_describe(item()) is first
+def test_fingerprints_are_keyed() -> None:
+    one, other = SecretFingerprints(secrets.token_bytes(32)), SecretFingerprints(secrets.token_bytes(32))
+    assert one.of("current-key-1") == one.of("current-key-1")
+    assert one.of("current-key-1") != other.of("current-key-1")
+    assert one.of("current-key-1") != one.of("current-key-2")
+    same_key = SecretFingerprints(one.key)
+    assert same_key.of("current-key-1") == one.of("current-key-1")
+    assert len(one.of("x")) == 32
+    assert SecretFingerprints.random().of("x") != SecretFingerprints.random().of("x")
 
 
-def test_any_changed_field_is_read_again() -> None:
-    first = connection_from_describe(item())
-    renamed = connection_from_describe(item(vpnConnName="renamed"))
-    assert renamed is not first
+def test_a_fingerprint_hides_the_key_and_its_own_key() -> None:
+    key = secrets.token_bytes(32)
+    fingerprints = SecretFingerprints(key)
+    assert "current-key-1" not in fingerprints.of("current-key-1")
+    assert key.hex() not in repr(fingerprints)
+    assert repr(key) not in repr(fingerprints)
+    assert fingerprints.of("\ud800")  # a lone surrogate (JSON's "\ud800") is a str like any other
+    with pytest.raises(ValueError, match="32 bytes"):
+        SecretFingerprints(b"short")
+
+
+def test_a_connection_is_fingerprinted_by_the_fingerprinter_it_was_read_with() -> None:
+    one, other = SecretFingerprints.random(), SecretFingerprints.random()
+    by_one = connection_from_describe(item(), fingerprints=one).settings
+    by_other = connection_from_describe(item(), fingerprints=other).settings
+    assert by_one.psk_fingerprint == one.of("current-key-1")
+    assert by_one.psk_fingerprint != by_other.psk_fingerprint
+    # Each recognises the live key by its own fingerprinter, and nothing else as the key.
+    for settings in (by_one, by_other):
+        assert settings.psk_is("current-key-1")
+        assert not settings.psk_is("another-key")
+        assert not psk_changed(settings, SecretStr("current-key-1"))
+        assert psk_changed(settings, SecretStr("another-key"))
+        assert propose(settings, {"preSharedKey": "current-key-1"}).changed(settings) == ()
+    assert by_one.replace({"vpnConnName": "renamed"}).psk_is("current-key-1")
+
+
+def test_settings_without_a_fingerprinter_recognise_no_key() -> None:
+    settings = connection_from_describe(item(), fingerprints=FINGERPRINTS).settings
+    bare = type(settings)(settings.values, settings.psk_fingerprint, settings.value_sets, settings.route_type)
+    assert bare == settings  # equality is the values', not the fingerprinter's
+    assert not bare.psk_is("current-key-1")
+    assert psk_changed(bare, SecretStr("current-key-1"))  # the safe direction: a key given is a change
+
+
+def test_reading_an_item_twice_gives_equal_connections() -> None:
+    first = connection_from_describe(item(), fingerprints=FINGERPRINTS)
+    again = connection_from_describe(item(), fingerprints=FINGERPRINTS)
+    assert again == first
+    renamed = connection_from_describe(item(vpnConnName="renamed"), fingerprints=FINGERPRINTS)
     assert renamed.name == "renamed"
-    moved = connection_from_describe(item(vpcConnStatus="2"))
-    assert moved.status == 2
-    typed = connection_from_describe(item(vpcConnStatus=6))  # a number where the API sent a string: same meaning
+    typed = connection_from_describe(item(vpcConnStatus=6), fingerprints=FINGERPRINTS)  # a number, same meaning
     assert typed.status == first.status
-
-
-def test_a_new_key_is_seen_although_nothing_else_changed() -> None:
-    first = connection_from_describe(item())
-    rekeyed = connection_from_describe(item(preSharedKey="another-key"))
+    rekeyed = connection_from_describe(item(preSharedKey="another-key"), fingerprints=FINGERPRINTS)
     assert rekeyed.settings.psk_fingerprint != first.settings.psk_fingerprint
 
 
-def test_a_new_fingerprint_key_forgets_what_was_read() -> None:
-    first = connection_from_describe(item())
-    use_fingerprint_key(secrets.token_bytes(32))
-    again = connection_from_describe(item())
-    assert again is not first
-    assert again.settings.psk_fingerprint != first.settings.psk_fingerprint
+def test_help_is_a_fresh_object_each_time() -> None:
+    first = blocks.help_message()
+    assert "/vpn edit" in str(first)
+    first[0]["text"]["text"] = "changed by a caller"
+    first.append({"type": "divider"})
+    second = blocks.help_message()
+    assert "/vpn edit" in str(second)
+    assert "changed by a caller" not in str(second)
+    assert len(second) == 1
+    assert second is not blocks.help_message()
+    assert str(blocks.help_message("I don't know `/vpn x`.")).count("I don't know") == 1
 
 
-def test_what_is_kept_holds_no_key_in_plain_text() -> None:
-    connection_from_describe(item(preSharedKey="kept-nowhere-9f3a"))
-    kept = b"".join(connection_module._READ)  # the digests: keyed, so not even a guessable hash of the key
-    assert b"kept-nowhere-9f3a" not in kept
-    assert all(len(digest) == 20 for digest in connection_module._READ)
-
-
-def test_what_is_kept_is_bounded() -> None:
-    for n in range(connection_module.READ_KEPT + 50):
-        connection_from_describe(item(vpnConnName=f"conn-{n}"))
-    assert len(connection_module._READ) == connection_module.READ_KEPT
-
-
-def test_a_kept_form_is_the_form(monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = connection_from_describe(item())
+def test_the_rendered_form_is_the_form_and_fresh() -> None:
+    conn = connection_from_describe(item(), fingerprints=FINGERPRINTS)
     rendered = blocks.edit_form_rendered(conn, '{"conn":"x"}')
     assert rendered == blocks.edit_form(conn, '{"conn":"x"}').to_dict()
-    renders = []
-    monkeypatch.setattr(blocks, "edit_form", lambda *args: renders.append(args))
+    rendered["blocks"].clear()
     again = blocks.edit_form_rendered(conn, '{"conn":"x"}')
-    assert again == rendered
-    assert again is not rendered  # a fresh copy: changing one answer cannot change the next
-    assert renders == []
-    monkeypatch.undo()
-    other_metadata = blocks.edit_form_rendered(conn, '{"conn":"y"}')
-    assert other_metadata["private_metadata"] == '{"conn":"y"}'
-    renamed = blocks.edit_form_rendered(connection_from_describe(item(vpnConnName="renamed")), '{"conn":"x"}')
-    assert "renamed" in str(renamed)
-    assert renamed != rendered
+    assert again["blocks"]
+    assert blocks.edit_form_rendered(conn, '{"conn":"y"}')["private_metadata"] == '{"conn":"y"}'
+    renamed = connection_from_describe(item(vpnConnName="renamed"), fingerprints=FINGERPRINTS)
+    assert "renamed" in str(blocks.edit_form_rendered(renamed, '{"conn":"x"}'))
 
 
-def test_a_kept_list_is_the_list() -> None:
-    conns = [connection_from_describe(item(unVpnConnId=f"vpnx-{n:08d}", vpnConnName=f"c{n}")) for n in range(3)]
+def test_the_list_is_rendered_afresh() -> None:
+    conns = [
+        connection_from_describe(item(unVpnConnId=f"vpnx-{n:08d}", vpnConnName=f"c{n}"), fingerprints=FINGERPRINTS)
+        for n in range(3)
+    ]
     listed = blocks.connection_list(ConnectionListing(tuple(conns)), "in vpc-1")
-    assert blocks.connection_list(ConnectionListing(tuple(conns)), "in vpc-1") == listed
     assert "*3 VPN connection(s)* in vpc-1" in str(listed)
-    modifying = [connection_from_describe(item(unVpnConnId="vpnx-00000000", vpnConnName="c0", vpcConnStatus="2"))]
-    assert "modifying" in str(blocks.connection_list(ConnectionListing((*modifying, *conns[1:])), "in vpc-1"))
-    many = [connection_from_describe(item(unVpnConnId=f"vpnx-{n:08d}")) for n in range(60)]
+    listed.clear()
+    assert blocks.connection_list(ConnectionListing(tuple(conns)), "in vpc-1")
+    modifying = connection_from_describe(
+        item(unVpnConnId="vpnx-00000000", vpnConnName="c0", vpcConnStatus="2"), fingerprints=FINGERPRINTS
+    )
+    assert "modifying" in str(blocks.connection_list(ConnectionListing((modifying, *conns[1:])), "in vpc-1"))
+    many = [connection_from_describe(item(unVpnConnId=f"vpnx-{n:08d}"), fingerprints=FINGERPRINTS) for n in range(60)]
     long_list = blocks.connection_list(ConnectionListing(tuple(many)), "")
     assert len(long_list) == 1 + blocks.LIST_SHOWN + 1
     assert "16 more" in str(long_list[-1])
 
 
 def test_an_unreadable_connection_is_named_and_the_others_listed() -> None:
-    conns = (connection_from_describe(item(unVpnConnId="vpnx-00000001", vpnConnName="fine")),)
-    odd = (UnreadableConnection("vpnx-<!here>", "IKESet.dhGroupName: unknown value"),)
+    conns = (
+        connection_from_describe(item(unVpnConnId="vpnx-00000001", vpnConnName="fine"), fingerprints=FINGERPRINTS),
+    )
+    odd = (UnreadableConnection("vpnx-<!here>", "IKESet.dhGroupName: unknown value"), UnreadableConnection(None, "x"))
     listed = str(blocks.connection_list(ConnectionListing(conns, odd), ""))
     assert "fine" in listed
-    assert "could not be read" in listed
+    assert "2 connection(s) could not be read" in listed
     assert "IKESet.dhGroupName" in listed
+    assert "(no id)" in listed
     assert "<!here>" not in listed
     assert "&lt;!here&gt;" in listed
 
 
-def test_kept_help_is_the_help() -> None:
-    assert blocks.help_message() == blocks.help_message()
-    assert "/vpn edit" in str(blocks.help_message())
-    assert str(blocks.help_message("I don't know `/vpn x`.")).count("I don't know") == 1
-
-
 def test_the_seed_item_is_untouched() -> None:
-    """Reading (and keeping) an item must not change the caller's data."""
+    """Reading an item must not change the caller's data."""
     before = repr(SEED_ITEM)
-    connection_from_describe(SEED_ITEM)
+    connection_from_describe(SEED_ITEM, fingerprints=FINGERPRINTS)
     assert repr(SEED_ITEM) == before
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from items import item
+from items import FINGERPRINTS, item
 
 from bot.tencent.wire import describe_params, modify_params, redacted, task_params
 from bot.vpn.connection import VpnConnection, connection_from_describe
@@ -26,7 +26,7 @@ ITEM: dict[str, Any] = item(vpnConnName="office-gz", preSharedKey=CURRENT_PSK, d
 
 def conn(**changes: Any) -> VpnConnection:
     """A connection normalised from a DescribeVpnConn item with top-level ``changes``."""
-    return connection_from_describe({**copy.deepcopy(ITEM), **changes})
+    return connection_from_describe({**copy.deepcopy(ITEM), **changes}, fingerprints=FINGERPRINTS)
 
 
 def encode(edits: dict[str, str], connection: VpnConnection | None = None) -> dict[str, str]:

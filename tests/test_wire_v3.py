@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from items import FINGERPRINTS
 
 from bot.tencent.wire_v3 import (
     DESCRIBE_LIMIT_MAX,
@@ -24,7 +25,7 @@ from bot.tencent.wire_v3 import (
     task_payload,
     to_v3_enum,
 )
-from bot.vpn.connection import CloudDataError, VpnConnection, connection_from_describe, secret_fingerprint
+from bot.vpn.connection import CloudDataError, VpnConnection, connection_from_describe
 from bot.vpn.diff import not_live
 from bot.vpn.edit import propose
 from bot.vpn.params import (
@@ -103,7 +104,7 @@ def with_block(block: str, **fields: Any) -> dict[str, Any]:
 
 
 def conn(raw: dict[str, Any] | None = None) -> VpnConnection:
-    return read_connection(raw if raw is not None else item())
+    return read_connection(raw if raw is not None else item(), fingerprints=FINGERPRINTS)
 
 
 def encode(edits: dict[str, str], connection: VpnConnection | None = None) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def test_item_normalises_like_the_api_2_item_of_the_same_connection() -> None:
             "ipsecSaLifetimeTraffic": "1843200",
         },
     }
-    read_v2 = connection_from_describe(v2_item).settings
+    read_v2 = connection_from_describe(v2_item, fingerprints=FINGERPRINTS).settings
     assert {**connection.settings.values, "IKESet.ikeVersion": ""} == read_v2.values  # API 2.0 reports no version
     assert connection.settings.psk_fingerprint == read_v2.psk_fingerprint
     assert (connection.settings.value_sets, read_v2.value_sets) == (ValueSets.API3, ValueSets.SEED)
@@ -198,7 +199,7 @@ def test_item_normalises_like_the_api_2_item_of_the_same_connection() -> None:
         "cgw-3tq6x0f1",
     )
     assert (connection.status, connection.status_text, connection.net_status) == (6, "normal", "available")
-    assert connection.settings.psk_fingerprint == secret_fingerprint(CURRENT_PSK)
+    assert connection.settings.psk_fingerprint == FINGERPRINTS.of(CURRENT_PSK)
     assert CURRENT_PSK not in repr(connection)
 
 
@@ -501,7 +502,7 @@ def test_todays_values_are_chosen_and_sent_in_api_3_spelling() -> None:
 
 
 def test_api_2_connections_offer_the_seeds_values_only() -> None:
-    v2 = connection_from_describe(item_to_v2(item()))  # read as API 2.0 would
+    v2 = connection_from_describe(item_to_v2(item()), fingerprints=FINGERPRINTS)  # read as API 2.0 would
     with pytest.raises(InvalidParametersError) as refused:
         propose(v2.settings, {"IKESet.dhGroupName": "group20", "IKESet.ikeVersion": "ikev2"})
     assert "API 3.0 only" in refused.value.problems["IKESet.dhGroupName"]

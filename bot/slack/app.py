@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack import approvals, commands, modals
+from bot.slack import listeners
 from bot.slack.context import BotContext
 
 log = logging.getLogger("bot.slack")
@@ -38,15 +37,7 @@ def build_app(ctx: BotContext, *, signing_secret: str | None) -> AsyncApp:
         ignoring_self_events_enabled=True,
     )
 
-    async def acks_first(next: Callable[[], Awaitable[Any]]) -> Any:  # Bolt passes arguments by name
-        """Notes the request's arrival, so post-ack work waits its turn (``bot.slack.ackfirst``)."""
-        ctx.ack_first.arrived()
-        return await next()
-
-    app.use(acks_first)
-    commands.register(app, ctx)
-    modals.register(app, ctx)
-    approvals.register(app, ctx)
+    listeners.register(app, ctx)
 
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         kind = body.get("type") or ("slash_command" if "command" in body else "request")

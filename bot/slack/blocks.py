@@ -7,11 +7,10 @@ parameter name, so validation problems map straight onto ``response_action: erro
 
 from __future__ import annotations
 
-import functools
 import json
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -54,19 +53,21 @@ REASON_BLOCK = "reason"
 SECTION_MAX = 2900
 GROUPS = (("", "Connection"), ("peers", "Peer networks"), ("IKESet", "IKE"), ("IPsecSet", "IPsec"))
 
-STATE_EMOJI = {
-    ChangeState.PENDING: ":hourglass_flowing_sand:",
-    ChangeState.APPROVED: ":white_check_mark:",
-    ChangeState.SUBMITTING: ":outbox_tray:",
-    ChangeState.RUNNING: ":gear:",
-    ChangeState.SUCCEEDED: ":large_green_circle:",
-    ChangeState.FAILED: ":red_circle:",
-    ChangeState.UNKNOWN: ":grey_question:",
-    ChangeState.REJECTED: ":no_entry:",
-    ChangeState.EXPIRED: ":alarm_clock:",
-    ChangeState.CANCELLED: ":leftwards_arrow_with_hook:",
-    ChangeState.STALE: ":warning:",
-}
+STATE_EMOJI: Mapping[ChangeState, str] = MappingProxyType(
+    {
+        ChangeState.PENDING: ":hourglass_flowing_sand:",
+        ChangeState.APPROVED: ":white_check_mark:",
+        ChangeState.SUBMITTING: ":outbox_tray:",
+        ChangeState.RUNNING: ":gear:",
+        ChangeState.SUCCEEDED: ":large_green_circle:",
+        ChangeState.FAILED: ":red_circle:",
+        ChangeState.UNKNOWN: ":grey_question:",
+        ChangeState.REJECTED: ":no_entry:",
+        ChangeState.EXPIRED: ":alarm_clock:",
+        ChangeState.CANCELLED: ":leftwards_arrow_with_hook:",
+        ChangeState.STALE: ":warning:",
+    }
+)
 
 
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
@@ -112,24 +113,9 @@ def message_view(title: str, text: str, callback_id: str = EDIT_CALLBACK) -> Vie
     )
 
 
-_FORMS: OrderedDict[tuple[int, str], tuple[VpnConnection, str]] = OrderedDict()
-FORMS_KEPT = 256
-
-
 def edit_form_rendered(connection: VpnConnection, private_metadata: str) -> dict[str, Any]:
-    """:func:`edit_form`, rendered; kept for the same connection object (the cloud client hands out one object for
-    an unchanged connection) so that opening the same form again costs no rendering. Kept as JSON text: a string
-    is one object the garbage collector never scans, where the form's dicts would be ~100."""
-    key = (id(connection), private_metadata)
-    kept = _FORMS.get(key)
-    if kept is not None and kept[0] is connection:
-        _FORMS.move_to_end(key)
-        return dict(json.loads(kept[1]))
-    rendered = edit_form(connection, private_metadata).to_dict()
-    _FORMS[key] = (connection, json.dumps(rendered))
-    while len(_FORMS) > FORMS_KEPT:
-        _FORMS.popitem(last=False)
-    return rendered
+    """:func:`edit_form`, rendered."""
+    return edit_form(connection, private_metadata).to_dict()
 
 
 def edit_form(connection: VpnConnection, private_metadata: str) -> View:
@@ -454,13 +440,8 @@ HELP = (
 
 
 def help_message(note: str = "") -> Rendered:
-    """The ``/vpn help`` blocks, rendered (the plain help, the most asked for, is rendered once)."""
-    return list(_plain_help()) if not note else dump(_help_blocks(note))
-
-
-@functools.cache
-def _plain_help() -> tuple[dict[str, Any], ...]:
-    return tuple(dump(_help_blocks("")))
+    """The ``/vpn help`` blocks, rendered (``note`` first, when given)."""
+    return dump(_help_blocks(note))
 
 
 def _help_blocks(note: str) -> list[Block]:
@@ -477,52 +458,42 @@ def text_message(text: str) -> Rendered:
     return dump(text_blocks(text))
 
 
-ListRow = tuple[str, str, str, str, str, str]
 LIST_SHOWN = 44  # with the header, the unreadable and the "more" lines, within Slack's 50 blocks a message
 UNREADABLE_SHOWN = 20
 
 
 def connection_list(listing: ConnectionListing, scope: str) -> Rendered:
     """One section a connection with an Edit button (at most 44: Slack allows 50 blocks), and one naming the
-    connections that could not be read, so one odd connection never hides the others. Rendered, and kept for the
-    next identical list (the same connections in the same states)."""
-    connections = listing.connections
-    rows = tuple(
-        (c.name, c.vpn_conn_id, c.status_text, c.net_status, c.vpc_id, c.vpn_gw_id) for c in connections[:LIST_SHOWN]
-    )
-    unreadable = tuple((u.vpn_conn_id or "(no id)", u.reason) for u in listing.unreadable)
-    return list(json.loads(_connection_list(rows, len(connections), unreadable, scope)))
-
-
-@functools.lru_cache(maxsize=64)
-def _connection_list(rows: tuple[ListRow, ...], total: int, unreadable: tuple[tuple[str, str], ...], scope: str) -> str:
-    """The list as JSON text (kept so, it costs the garbage collector nothing)."""
+    connections that could not be read, so one odd connection never hides the others. Rendered."""
+    total = len(listing.connections)
+    shown = listing.connections[:LIST_SHOWN]
+    unreadable = listing.unreadable
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=f"*{total} VPN connection(s)* {esc_visible(scope)}".rstrip()))
     ]
-    for name, vpn_conn_id, status_text, net_status, vpc_id, vpn_gw_id in rows:
+    for c in shown:
         line = (
-            f"*{esc_visible(name)}* `{esc_visible(vpn_conn_id)}`\n{esc_visible(status_text)} · "
-            f"network {esc_visible(net_status or 'unknown')} · VPC `{esc_visible(vpc_id)}` · "
-            f"gateway `{esc_visible(vpn_gw_id)}`"
+            f"*{esc_visible(c.name)}* `{esc_visible(c.vpn_conn_id)}`\n{esc_visible(c.status_text)} · "
+            f"network {esc_visible(c.net_status or 'unknown')} · VPC `{esc_visible(c.vpc_id)}` · "
+            f"gateway `{esc_visible(c.vpn_gw_id)}`"
         )
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(text=clip(line, SECTION_MAX)),
-                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=vpn_conn_id[:2000]),
+                accessory=ButtonElement(text="Edit", action_id=EDIT_BUTTON_ACTION, value=c.vpn_conn_id[:2000]),
             )
         )
-    if total > len(rows):
-        blocks.append(text_blocks(f"…and {total - len(rows)} more: narrow with a VPC or gateway id")[0])
+    if total > len(shown):
+        blocks.append(text_blocks(f"…and {total - len(shown)} more: narrow with a VPC or gateway id")[0])
     if unreadable:
         named = "\n".join(
-            f"• `{esc_visible(conn_id[:64])}`: {esc_visible(reason[:200])}"
-            for conn_id, reason in unreadable[:UNREADABLE_SHOWN]
+            f"• `{esc_visible((u.vpn_conn_id or '(no id)')[:64])}`: {esc_visible(u.reason[:200])}"
+            for u in unreadable[:UNREADABLE_SHOWN]
         )
         more = f"\n…and {len(unreadable) - UNREADABLE_SHOWN} more" if len(unreadable) > UNREADABLE_SHOWN else ""
         text = f":warning: *{len(unreadable)} connection(s) could not be read* and are not listed:\n{named}{more}"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))))
-    return json.dumps(dump(blocks))
+    return dump(blocks)
 
 
 def connection_details(connection: VpnConnection) -> list[Block]:

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack.blocks import card_text, change_card, dump, listing_messages, text_message
+from bot.slack.records import SlackRecord
 from bot.vpn.change import ChangeRequest
 
 log = logging.getLogger("bot.slack")
@@ -60,20 +61,18 @@ async def post_listing(client: AsyncWebClient, channel: str, card_ts: str, reque
 async def update_card(
     client: AsyncWebClient,
     request: ChangeRequest,
+    record: SlackRecord,
     status_line: str | None = None,
     *,
-    channel: str | None = None,
-    ts: str | None = None,
     listing_pending: bool = False,
 ) -> bool:
-    """Redraw the card (at ``channel``/``ts`` when the request does not hold them yet); False when Slack failed."""
-    channel, ts = channel or request.channel, ts or request.card_ts
-    if not channel or not ts:
+    """Redraw the card where ``record`` says it is; False when it has none or Slack failed."""
+    if not record.channel or not record.card_ts:
         return False
     try:
         await client.chat_update(
-            channel=channel,
-            ts=ts,
+            channel=record.channel,
+            ts=record.card_ts,
             text=card_text(request),
             blocks=dump(change_card(request, status_line=status_line, listing_pending=listing_pending)),
         )
@@ -83,34 +82,36 @@ async def update_card(
     return True
 
 
-async def thread_post(client: AsyncWebClient, request: ChangeRequest, text: str) -> str | None:
-    """A reply in the card's thread; its ``ts`` or None."""
-    if not request.channel or not request.card_ts:
+async def thread_post(client: AsyncWebClient, record: SlackRecord, text: str) -> str | None:
+    """A reply in the card's thread; its ``ts``, or None (no card, or Slack failed)."""
+    if not record.channel or not record.card_ts:
         return None
     try:
         response = await client.chat_postMessage(
-            channel=request.channel, thread_ts=request.card_ts, text=text, blocks=text_message(text)
+            channel=record.channel, thread_ts=record.card_ts, text=text, blocks=text_message(text)
         )
     except SLACK_FAILURES as error:
-        log.warning("replying in the thread of %s failed: %s", request.id, failure_reason(error))
+        log.warning("replying in the thread of card %s failed: %s", record.card_ts, failure_reason(error))
         return None
     return str(response["ts"])
 
 
-async def thread_update(client: AsyncWebClient, request: ChangeRequest, ts: str, text: str) -> None:
-    if not request.channel:
+async def thread_update(client: AsyncWebClient, record: SlackRecord, ts: str, text: str) -> None:
+    if not record.channel:
         return
     try:
-        await client.chat_update(channel=request.channel, ts=ts, text=text, blocks=text_message(text))
+        await client.chat_update(channel=record.channel, ts=ts, text=text, blocks=text_message(text))
     except SLACK_FAILURES as error:
-        log.warning("updating the progress of %s failed: %s", request.id, failure_reason(error))
+        log.warning("updating the status message of card %s failed: %s", record.card_ts, failure_reason(error))
 
 
-async def permalink(client: AsyncWebClient, request: ChangeRequest) -> str | None:
-    if not request.channel or not request.card_ts:
+async def permalink(client: AsyncWebClient, record: SlackRecord) -> str | None:
+    if record.link:
+        return record.link
+    if not record.channel or not record.card_ts:
         return None
     try:
-        response = await client.chat_getPermalink(channel=request.channel, message_ts=request.card_ts)
+        response = await client.chat_getPermalink(channel=record.channel, message_ts=record.card_ts)
     except SLACK_FAILURES:
         return None
     link = response.get("permalink")

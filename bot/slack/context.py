@@ -1,32 +1,29 @@
-"""What the listeners share: settings, the cloud, the store, who may approve, and forms awaiting submission."""
+"""What the listeners share: settings, the change service, the Slack client, who may approve, and forms awaiting
+submission."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cloud import Cloud
+from bot.changes import Background, ChangeService
+from bot.changes.service import utc_now
 from bot.config import Settings
-from bot.slack.ackfirst import AckFirst
-from bot.slack.cards import ResponseUrl
-from bot.store import Store
+from bot.slack.cards import SLACK_FAILURES, ResponseUrl, failure_reason
+from bot.slack.notifier import SlackNotifier
+from bot.store.interface import ChangeStore
 from bot.vpn.connection import VpnConnection
 
 log = logging.getLogger("bot.slack")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,15 @@ class ApproverPolicy:
     afresh, so someone removed from a group cannot approve a second later; checks that only choose what to show
     use a membership up to a minute old."""
 
-    def __init__(self, approvers: tuple[str, ...], client: AsyncWebClient, cache_seconds: float = 60) -> None:
+    def __init__(
+        self,
+        approvers: tuple[str, ...],
+        client: AsyncWebClient,
+        cache_seconds: float = 60,
+        *,
+        allow_self_approval: bool = False,
+    ) -> None:
+        self.allow_self_approval = allow_self_approval
         self.users = frozenset(a for a in approvers if not a.startswith("S"))
         self.groups = tuple(a for a in approvers if a.startswith("S"))
         self._client = client
@@ -110,44 +115,46 @@ class ApproverPolicy:
 
 @dataclass
 class BotContext:
-    """Everything a listener needs; built once by the runner."""
+    """Everything a listener needs; built once by the runner, and handed to listeners in Bolt's context
+    (:func:`bot_context`)."""
 
     settings: Settings
-    cloud: Cloud
-    store: Store
+    service: ChangeService
+    store: ChangeStore
     client: AsyncWebClient
     approvers: ApproverPolicy
+    notifier: SlackNotifier
+    background: Background
     drafts: DraftCache = field(default_factory=DraftCache)
     clock: Callable[[], datetime] = utc_now
-    background: set[asyncio.Task[Any]] = field(default_factory=set)
-    drawing: set[str] = field(default_factory=set)
-    """Requests whose end is being shown now (so a redraw never posts a final reply twice)."""
-    ack_first: AckFirst = field(default_factory=AckFirst)
+    workspace: list[str | None] = field(default_factory=list)
+    """``auth.test``'s ``url`` once asked (:meth:`workspace_url`)."""
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session the Web API client shares (answers on a ``response_url`` reuse it)."""
         return self.client.session
 
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``work`` in the background, kept referenced until done; failures are logged, never lost."""
-        task = asyncio.create_task(work, name=name)
-        self.background.add(task)
-        task.add_done_callback(self._finished)
-        return task
+    async def workspace_url(self) -> str | None:
+        """The workspace's URL (``auth.test``, asked once), from which a card's permalink is made for other fronts
+        to point at; None when Slack did not say (asked again next time)."""
+        if not self.workspace:
+            try:
+                answer = await self.client.auth_test()
+            except SLACK_FAILURES as error:
+                log.info("auth.test failed (%s): no permalink kept for this card", failure_reason(error))
+                return None
+            url = answer.get("url")
+            self.workspace.append(url if isinstance(url, str) else None)
+        return self.workspace[0]
 
-    def after_ack(self, work: Coroutine[Any, Any, Any], name: str, *, urgent: bool = False) -> asyncio.Task[Any]:
-        """Run ``work`` in the background once it is its turn (:mod:`bot.slack.ackfirst`): acks go first."""
-        return self.spawn(self._in_turn(work, urgent), name)
 
-    async def _in_turn(self, work: Coroutine[Any, Any, Any], urgent: bool) -> Any:
-        try:
-            async with self.ack_first.urgent() if urgent else self.ack_first.background():
-                return await work
-        finally:
-            work.close()  # a no-op once awaited; stops "never awaited" warnings when cancelled before its turn
+CONTEXT_KEY = "vpnbot"
+"""Where the app's middleware puts the BotContext in Bolt's per-request context."""
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self.background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background work %s failed", task.get_name(), exc_info=task.exception())
+
+def bot_context(context: Mapping[str, Any]) -> BotContext:
+    """The BotContext a listener was given (Bolt's ``context`` argument)."""
+    found = context[CONTEXT_KEY]
+    assert isinstance(found, BotContext)
+    return found

@@ -1,9 +1,9 @@
-"""The edit modal: opened at once with a loading view, filled from ``DescribeVpnConn``, validated on submit
-(every problem beside its field), then the change card is posted. Also the reject-reason modal."""
+"""The edit modal's work after ``ack()``: opened at once with a loading view, filled from the connection as the
+service reads it, validated on submit (every problem beside its field, see ``bot.slack.listeners.views``), then
+the request opened through the service and its card posted."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Collection, Mapping
@@ -11,19 +11,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks, cards, changes, diffview
-from bot.slack.blocks import INPUT_MAX
+from bot.changes import CloudDataError, CloudError
+from bot.slack import blocks, cards, diffview
 from bot.slack.context import BotContext, Draft
+from bot.slack.notifier import FRONT
+from bot.slack.records import SlackRecord, permalink_from
 from bot.slack.text import channel as channel_link
 from bot.slack.text import clip, error_words, esc_visible, link, visible
 from bot.store import OpenRequestExistsError, StoreError, TooManyOpenRequestsError
-from bot.tencent import CloudError
-from bot.vpn.change import ChangeRequest, is_request_id
-from bot.vpn.connection import CloudDataError
+from bot.vpn.change import ChangeRequest
 from bot.vpn.edit import PSK, propose
 from bot.vpn.params import PARAMS, InvalidParametersError
 
@@ -42,17 +41,15 @@ async def open_edit_modal(
     origin_channel: str | None,
     reply_to: cards.ResponseUrl | None,
 ) -> None:
-    """The modal (a loading view at once, filled once it is the work's turn, see ``bot.slack.ackfirst``), unless
-    the connection already has an open change (then a link to its card)."""
+    """The modal (a loading view at once, then filled), unless the connection already has an open change, from
+    Slack or another front (then a link to its card, or where it runs)."""
     vpn_conn_id = vpn_conn_id[:ID_MAX]
-    existing = await ctx.store.open_request_for(vpn_conn_id)
+    existing = await ctx.service.open_request_for(vpn_conn_id)
     if existing is not None:
-        where = (
-            link(await cards.permalink(client, existing), "its card")
-            if existing.card_ts
-            else f"`/vpn status {existing.id}`"
+        text = (
+            f"`{esc_visible(vpn_conn_id)}` already has an open change ({existing.state.value}); "
+            f"see {await open_change_where(ctx, client, existing)}."
         )
-        text = f"`{esc_visible(vpn_conn_id)}` already has an open change ({existing.state.value}); see {where}."
         if not await cards.ephemeral(reply_to, replace_original=False, text=text):
             await cards.direct_message(client, requester, text)
         return
@@ -75,8 +72,20 @@ async def open_edit_modal(
             await cards.direct_message(client, requester, text)
         return
     view = {"id": opened["view"]["id"], "hash": opened["view"].get("hash")}
-    filling = _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel, reply_to)
-    ctx.after_ack(filling, "fill-edit-form")
+    await _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel, reply_to)
+
+
+async def open_change_where(ctx: BotContext, client: AsyncWebClient, request: ChangeRequest) -> str:
+    """Where an open change is shown, in mrkdwn: its card, or who runs it in another front."""
+    if request.front != FRONT:
+        return (
+            f"`/vpn status {esc_visible(request.id)}` (asked by `{esc_visible(request.requester)}` with "
+            f"`vpnbot edit` in a terminal)"
+        )
+    record = await ctx.notifier.record(request)
+    if not record.has_card:
+        return f"`/vpn status {esc_visible(request.id)}`"
+    return link(await cards.permalink(client, record), "its card")
 
 
 async def _fill_form(
@@ -91,7 +100,7 @@ async def _fill_form(
 ) -> None:
     """Replace the loading view with the form, filled from ``DescribeVpnConn`` (or with the cloud's error)."""
     try:
-        connection = await ctx.cloud.client.describe_vpn_conn(vpn_conn_id)
+        connection = await ctx.service.read(vpn_conn_id)
     except (CloudError, CloudDataError) as error:
         failed = blocks.message_view("Cannot edit", f":warning: Tencent Cloud: {error_words(error)}")
         await _update_view(client, view, failed.to_dict())
@@ -131,77 +140,7 @@ def submitted_edits(state_values: Mapping[str, Any]) -> dict[str, str]:
     return edits
 
 
-def register(app: AsyncApp, ctx: BotContext) -> None:
-    async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        user_id = str(body.get("user", {}).get("id", ""))
-        draft = ctx.drafts.get(str(view.get("id", "")))
-        if draft is None or draft.requester != user_id:
-            inputs = _input_blocks(view)
-            if not inputs:
-                await ack()  # nothing to show an error beside: just close it
-                return
-            target = "vpnConnName" if "vpnConnName" in inputs else inputs[0]
-            await ack(
-                response_action="errors",
-                errors={target: "This form has expired. Close it and run /vpn edit again."},
-            )
-            return
-        fields = blocks.form_fields(draft.connection)
-        edits = {n: t for n, t in submitted_edits(view.get("state", {}).get("values", {})).items() if n in fields}
-        # Slack's inputs hold at most 3000 characters; a longer value did not come from the form.
-        oversized = {n: f"is longer than {INPUT_MAX} characters" for n, text in edits.items() if len(text) > INPUT_MAX}
-        wanted = _unchanged_names_dropped({n: t for n, t in edits.items() if n not in oversized}, draft.connection.name)
-        # Validating and diffing hundreds of CIDRs is CPU work: done off the loop, so other acks are not held.
-        outcome = await asyncio.to_thread(_review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl)
-        if isinstance(outcome, dict) or oversized:
-            problems = {**(outcome if isinstance(outcome, dict) else {}), **oversized}
-            await ack(response_action="errors", errors=_errors_for_form(problems, fields))
-            return
-        request, key = outcome
-        await ack()
-        ctx.drafts.pop(str(view.get("id", "")))
-        ctx.after_ack(post_change(ctx, client, request, key, draft.reply_to), "post-change")
-
-    async def edit_button(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        vpn_conn_id = str(action.get("value", ""))[:64]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        opening = open_edit_modal(
-            ctx,
-            client,
-            vpn_conn_id,
-            str(body.get("trigger_id", "")),
-            str(body.get("user", {}).get("id", "")),
-            channel,
-            cards.ResponseUrl.of(respond, ctx.session),
-        )
-        ctx.after_ack(opening, "open-edit-modal", urgent=True)
-
-    async def reject_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        request_id = _metadata_field(view.get("private_metadata"), "request")
-        if not is_request_id(request_id):
-            return
-        block = view.get("state", {}).get("values", {}).get(blocks.REASON_BLOCK, {})
-        reason = str((block.get(blocks.REASON_BLOCK) or {}).get("value") or "")[:500]
-        user_id = str(body.get("user", {}).get("id", ""))
-
-        async def tell(text: str) -> None:
-            await cards.direct_message(client, user_id, text)
-
-        ctx.after_ack(changes.reject(ctx, request_id, user_id, reason, tell), "reject")
-
-    app.view(blocks.EDIT_CALLBACK)(edit_submitted)
-    app.view(blocks.REJECT_CALLBACK)(reject_submitted)
-    app.action(blocks.EDIT_BUTTON_ACTION)(edit_button)
-    app.action(blocks.REVIEW_AGAIN_ACTION)(edit_button)
-
-
-def _metadata_field(private_metadata: object, name: str) -> str:
+def metadata_field(private_metadata: object, name: str) -> str:
     """A field of a view's ``private_metadata`` (JSON written by the bot); "" for anything else Slack may send."""
     if not isinstance(private_metadata, str) or len(private_metadata) > 3000:
         return ""
@@ -213,7 +152,7 @@ def _metadata_field(private_metadata: object, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _input_blocks(view: Mapping[str, Any]) -> list[str]:
+def input_blocks(view: Mapping[str, Any]) -> list[str]:
     """The block ids of the view's input blocks: where ``response_action: errors`` can show a message."""
     found = view.get("blocks")
     return [
@@ -223,7 +162,7 @@ def _input_blocks(view: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _errors_for_form(problems: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
+def errors_for_form(problems: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
     """Problems keyed by block id; one on a name the form has no block for (``names``: those it has) goes on the
     first field."""
     errors: dict[str, str] = {}
@@ -233,14 +172,14 @@ def _errors_for_form(problems: Mapping[str, str], names: Collection[str]) -> dic
     return {name: clip(message, 1900) for name, message in errors.items()}
 
 
-def _unchanged_names_dropped(edits: Mapping[str, str], current_name: str) -> dict[str, str]:
+def unchanged_names_dropped(edits: Mapping[str, str], current_name: str) -> dict[str, str]:
     """The form shows a cloud name with hidden characters as escapes (``visible``); that text sent back is no edit."""
     if edits.get(NAME) == visible(current_name) != current_name:
         return {n: t for n, t in edits.items() if n != NAME}
     return dict(edits)
 
 
-def _review(
+def review(
     draft: Draft, edits: Mapping[str, str], requester: str, now: datetime, ttl: timedelta
 ) -> tuple[ChangeRequest, SecretStr | None] | dict[str, str]:
     """The form's edits as a new request, or the problems by parameter (run in a worker thread)."""
@@ -251,7 +190,7 @@ def _review(
     if not proposal.changed(draft.connection.settings):
         return {"vpnConnName": NO_CHANGE}
     request = ChangeRequest.from_proposal(
-        draft.connection, proposal, requester=requester, now=now, ttl=ttl, origin_channel=draft.origin_channel
+        draft.connection, proposal, requester=requester, now=now, ttl=ttl, front=FRONT
     )
     return request, proposal.pre_shared_key
 
@@ -261,15 +200,18 @@ async def post_change(
     client: AsyncWebClient,
     request: ChangeRequest,
     psk: SecretStr | None,
+    origin_channel: str | None,
     reply_to: cards.ResponseUrl | None = None,
 ) -> None:
-    """Store the request and post its card to the approval channel (or where /vpn was used). A change with more
-    entries than a card holds gets its full listing in the thread first, and its buttons only then."""
+    """Open the request through the service (the connection's lock) and post its card to the approval channel (or
+    where /vpn was used). A change with more entries than a card holds gets its full listing in the thread first,
+    and its buttons only then."""
     conn = f"`{esc_visible(request.vpn_conn_id)}`"
+    record = SlackRecord(origin_channel=origin_channel)
     try:
-        await ctx.store.create(request, psk, max_open_per_requester=ctx.settings.vpnbot_max_open_per_user)
+        await ctx.service.open(request, psk, front_record=record.to_json())
     except OpenRequestExistsError as error:
-        where = link(await cards.permalink(client, error.request), "its card")
+        where = await open_change_where(ctx, client, error.request)
         await cards.tell(client, request.requester, f"{conn} already has an open change; see {where}.", reply_to)
         return
     except TooManyOpenRequestsError as error:
@@ -285,14 +227,19 @@ async def post_change(
         text = f":warning: vpnbot could not save your change to {conn}: {esc_visible(str(error))}. Nothing was posted or sent."
         await cards.tell(client, request.requester, text, reply_to)
         return
-    channel = ctx.settings.vpnbot_approval_channel or request.origin_channel
+    channel = ctx.settings.vpnbot_approval_channel or origin_channel
     listing = diffview.overflows(request.diff)
     ts = await cards.post_card(client, channel, request, listing_pending=listing) if channel else None
+    posted = record.with_(
+        channel=channel,
+        card_ts=ts,
+        link=permalink_from(await ctx.workspace_url(), channel or "", ts or "") if ts else None,
+    )
     if ts is not None and listing and not await cards.post_listing(client, channel or "", ts, request):
-        await _withdraw_unposted(ctx, client, request, channel or "", ts, reply_to, "its full list of entries")
+        await _withdraw_unposted(ctx, client, request, posted, reply_to, "its full list of entries")
         return
     if ts is None or channel is None:
-        await changes.cancel_unposted(ctx, request)
+        await ctx.service.cancel_unposted(request)
         where = channel_link(channel) if channel else "any channel (set VPNBOT_APPROVAL_CHANNEL)"
         text = (
             f"I could not post the change card for {conn} in {where}; nothing was sent. "
@@ -300,30 +247,28 @@ async def post_change(
         )
         await cards.tell(client, request.requester, text, reply_to)
         return
-    request.channel, request.card_ts = channel, ts
     try:
-        await ctx.store.save(request)
+        await ctx.store.save_front_record(request.id, posted.to_json())
     except StoreError as error:
-        await _withdraw_unposted(ctx, client, request, channel, ts, reply_to, f"it (the state file: {error})")
+        await _withdraw_unposted(ctx, client, request, posted, reply_to, f"it (the state file: {error})")
         return
     if listing:
-        await cards.update_card(client, request)
+        await cards.update_card(client, request, posted)
 
 
 async def _withdraw_unposted(
     ctx: BotContext,
     client: AsyncWebClient,
     request: ChangeRequest,
-    channel: str,
-    ts: str,
+    record: SlackRecord,
     reply_to: cards.ResponseUrl | None,
     what: str,
 ) -> None:
     """A card is in Slack but vpnbot could not post or save ``what``: the card loses its buttons, the request is
     cancelled (nothing was sent), and the requester is told."""
-    await changes.cancel_unposted(ctx, request)
+    await ctx.service.cancel_unposted(request)
     note = f"vpnbot could not post or save {esc_visible(what)}, so this card cannot be approved; nothing was sent."
-    await cards.update_card(client, request, status_line=note, channel=channel, ts=ts, listing_pending=True)
+    await cards.update_card(client, request, record, status_line=note, listing_pending=True)
     text = (
         f"I could not post {esc_visible(what)} for `{esc_visible(request.vpn_conn_id)}`; nothing was sent. Try again."
     )

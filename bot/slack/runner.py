@@ -5,8 +5,6 @@ expire on time, SIGINT/SIGTERM stop it cleanly (followed tasks are picked up aga
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -18,14 +16,15 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.changes import Background, ChangeService
 from bot.cloud import open_cloud
 from bot.config import ConfigError, Settings
-from bot.slack import changes, http
-from bot.slack.ackfirst import AckFirst, full_collections_when_quiet
+from bot.slack import http
 from bot.slack.app import build_app
 from bot.slack.context import ApproverPolicy, BotContext
+from bot.slack.notifier import SlackNotifier
 from bot.store import Store, StoreError, StoreKeyError
-from bot.vpn.connection import use_fingerprint_key
+from bot.vpn.connection import SecretFingerprints
 
 log = logging.getLogger("bot.slack")
 
@@ -84,19 +83,35 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
         raise ConfigError(str(error)) from None
     except StoreError as error:
         raise ConfigError(f"VPNBOT_STATE_PATH: {error}") from None
-    use_fingerprint_key(store.derived_key("settings-fingerprint"))
     async with AsyncExitStack() as stack:
         stack.push_async_callback(store.aclose)
-        ack_first = AckFirst()
         cloud = await stack.enter_async_context(
-            open_cloud(settings, sim=sim, poll_jitter=0.2, poll_turn=ack_first.background)
+            open_cloud(
+                settings,
+                sim=sim,
+                fingerprints=SecretFingerprints(store.derived_key("settings-fingerprint")),
+                poll_jitter=0.2,
+            )
         )
         session = await stack.enter_async_context(aiohttp.ClientSession())
         client = slack_client(settings, credentials.bot_token, session)
-        approvers = ApproverPolicy(settings.vpnbot_approvers, client)
-        ctx = BotContext(settings, cloud, store, client, approvers, ack_first=ack_first)
+        approvers = ApproverPolicy(
+            settings.vpnbot_approvers, client, allow_self_approval=settings.vpnbot_allow_self_approval
+        )
+        background = Background()
+        notifier = SlackNotifier(client, store, background)
+        service = ChangeService(settings, cloud, store, notifier, background)
+        ctx = BotContext(
+            settings,
+            service,
+            store,
+            client,
+            approvers,
+            notifier,
+            background,
+        )
         app = build_app(ctx, signing_secret=None if credentials.socket_mode else credentials.signing_secret)
-        stack.push_async_callback(_stop_background, ctx)
+        stack.push_async_callback(background.cancel)
         url: str | None = None
         if credentials.socket_mode:
             handler = AsyncSocketModeHandler(app, credentials.app_token)
@@ -107,17 +122,11 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
                 raise ConfigError("SLACK_SIGNING_SECRET is not set: copy it from Basic Information")
             front = http.web_app(app, ctx, signing_secret=credentials.signing_secret)
             url = await stack.enter_async_context(http.serving(front, host, port))
-        resumed = await changes.resume(ctx)
+        resumed = await service.resume() + await notifier.redraw()
         if resumed:
             log.info("resumed %d change request(s)", resumed)
-        ctx.spawn(_sweep(ctx), "expiry-sweeper")
-        ctx.spawn(_watch_store(ctx), "store-watch")
-        # What start-up made (modules, the app, Block Kit models) lives as long as the process: out of the garbage
-        # collector's reach, a full collection scans only what the bot made since (measured: ~60 ms pauses -> a few).
-        gc.collect()
-        gc.freeze()
-        stack.callback(gc.unfreeze)
-        await stack.enter_async_context(full_collections_when_quiet(ack_first))
+        background.spawn(_sweep(ctx), "expiry-sweeper")
+        background.spawn(_watch_store(ctx), "store-watch")
         yield RunningBot(ctx, url)
 
 
@@ -129,7 +138,8 @@ async def _sweep(ctx: BotContext) -> None:
     interval = max(1.0, min(30.0, ctx.settings.vpnbot_request_ttl.total_seconds() / 4))
     while True:
         try:
-            await changes.sweep(ctx)
+            await ctx.service.expire_due()
+            await ctx.notifier.redraw()
         except StoreError as error:
             log.warning("expiry sweep failed: %s", error)
         await asyncio.sleep(interval)
@@ -142,14 +152,6 @@ async def _watch_store(ctx: BotContext, every: float = 1.0) -> None:
         await asyncio.sleep(every)
         if ctx.store.fault is not None:
             await ctx.store.wait_writable(poll_seconds=every)
-
-
-async def _stop_background(ctx: BotContext) -> None:
-    for task in list(ctx.background):
-        task.cancel()
-    for task in list(ctx.background):
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 async def run_bot(settings: Settings, *, sim: bool, port: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.vpn.params import visible
+from bot.vpn.redact import clip
 
 __all__ = ["channel", "clip", "error_words", "esc", "esc_visible", "link", "user", "visible", "visible_lines"]
 
@@ -49,15 +50,6 @@ def link(url: str | None, label: str) -> str:
     if url and re.match(r"^https?://[^\s<>|]+$", url):
         return f"<{url}|{esc(label)}>"
     return esc(label)
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters with a visible mark; only for texts the approver does not decide on
-    (errors, reasons): values of a change are never cut (``bot.slack.diffview``)."""
-    if len(text) <= limit:
-        return text
-    kept = max(0, limit - 40)
-    return f"{text[:kept]}… ({len(text) - kept} more characters)"
 
 
 def error_words(error: Exception, limit: int = 1500) -> str:

@@ -58,7 +58,7 @@ from bot.store.chain import (
     check_chain,
     verify_chain,
 )
-from bot.store.embedded import DEFAULT_LOCK_TIMEOUT, SAVED_FIELDS, Store
+from bot.store.embedded import DEFAULT_LOCK_TIMEOUT, LEGACY_FRONT_FIELDS, Store
 from bot.store.errors import (
     ClaimConflictError,
     OpenRequestExistsError,
@@ -69,16 +69,18 @@ from bot.store.errors import (
     TooManyOpenRequestsError,
     UnknownRequestError,
 )
+from bot.store.interface import ChangeStore
 from bot.store.keys import ENV_KEY, key_file_path
 
 __all__ = [
     "AUDIT_GENESIS",
     "DEFAULT_LOCK_TIMEOUT",
     "ENV_KEY",
-    "SAVED_FIELDS",
+    "LEGACY_FRONT_FIELDS",
     "AuditHead",
     "AuditRecord",
     "AuditVerdict",
+    "ChangeStore",
     "ClaimConflictError",
     "OpenRequestExistsError",
     "Store",

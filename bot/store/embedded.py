@@ -9,11 +9,11 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
@@ -49,9 +49,9 @@ from bot.store.keys import (
     read_key_file,
 )
 from bot.store.tables import Database, describe_error, is_damage
-from bot.vpn.change import OPEN_STATES, TERMINAL_STATES, ChangeRequest, ChangeState
+from bot.vpn.change import OPEN_STATES, TERMINAL_STATES, ChangeRequest, ChangeState, RequestUpdate
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "SAVED_FIELDS", "Store"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "LEGACY_FRONT_FIELDS", "Store"]
 
 log = logging.getLogger("bot.store")
 
@@ -60,19 +60,17 @@ T = TypeVar("T")
 DEFAULT_LOCK_TIMEOUT = 5.0
 """Seconds a write waits for another process's write lock before it fails as StoreUnavailableError."""
 
-_REQUESTS, _SECRETS, _AUDIT, _META = "requests", "secrets", "audit", "meta"
+_REQUESTS, _SECRETS, _AUDIT, _META, _FRONTS = "requests", "secrets", "audit", "meta", "fronts"
 _OPEN_PREFIX = "open:"
 _AUDIT_HEAD = "audit_head"
 _AUDIT_HEAD_LOST = "audit_head_lost"
 _KEY_CHECK = "key_check"
 _HEARTBEAT = "heartbeat"
 _SCHEMA = "schema"
-# Fields a claim may not set: identity, and what transition() itself maintains.
-_CLAIM_PROTECTED = frozenset({"id", "vpn_conn_id", "state", "history", "created_at", "updated_at"})
-_CLAIM_FIELDS = frozenset(f.name for f in dataclasses.fields(ChangeRequest)) - _CLAIM_PROTECTED
-SAVED_FIELDS = ("channel", "card_ts", "progress_ts", "origin_channel", "not_live", "final_reply")
-"""What :meth:`Store.save` writes: where the request is shown and what was found live; never its state or
-decisions."""
+SCHEMA_VERSION = 2
+LEGACY_FRONT_FIELDS = ("channel", "card_ts", "progress_ts", "origin_channel")
+"""Where a request was shown in Slack, which vpnbots before schema 2 kept in the request itself; moved at open into
+the request's front record."""
 
 
 class Store:
@@ -191,9 +189,15 @@ class Store:
     # -- the async API ------------------------------------------------------------------------------------------------
 
     async def create(
-        self, request: ChangeRequest, psk: SecretStr | None, *, max_open_per_requester: int | None = None
+        self,
+        request: ChangeRequest,
+        psk: SecretStr | None,
+        *,
+        max_open_per_requester: int | None = None,
+        front_record: Mapping[str, Any] | None = None,
     ) -> None:
-        """Store a new pending request and its new key (None when the key is unchanged), audited as ``created``.
+        """Store a new pending request, its new key (None when the key is unchanged) and the front's first record
+        of it (:meth:`front_record`), audited as ``created``.
 
         In the same transaction, raises OpenRequestExistsError (carrying the open request) when the connection
         already has one, and TooManyOpenRequestsError (carrying them) when the requester already holds
@@ -208,6 +212,7 @@ class Store:
             raise ValueError("max_open_per_requester must be at least 1")
         document = request.to_json()
         token = self._encrypt(psk) if psk is not None else None
+        shown = canonical(dict(front_record)) if front_record is not None else None
 
         def work(db: Database) -> None:
             if db.contains(_REQUESTS, request.id):
@@ -224,12 +229,15 @@ class Store:
             if token is not None:
                 db.put(_SECRETS, request.id, canonical(token))
             db.put(_META, _OPEN_PREFIX + request.id, canonical(request.vpn_conn_id))
+            if shown is not None:
+                db.put(_FRONTS, request.id, shown)
             detail = {
                 "conn_name": request.conn_name,
                 "vpc_id": request.vpc_id,
                 "vpn_gw_id": request.vpn_gw_id,
                 "diff": document["diff"],
                 "psk_changed": request.psk_changed,
+                "front": request.front,
                 "base_fingerprint": request.base_fingerprint,
                 "expires_at": document["expires_at"],
             }
@@ -241,19 +249,31 @@ class Store:
         """The request as stored now, or None."""
         return await self._run(self._read, lambda db: _load_request(db, request_id))
 
-    async def save(self, request: ChangeRequest) -> ChangeRequest:
-        """Persist the request's presentation fields (``SAVED_FIELDS``: Slack coordinates, ``not_live``, the final
-        reply still to post) onto the stored request and return it. State, history and decisions change only through
-        :meth:`claim`, so saving a stale copy never undoes a transition. Raises UnknownRequestError."""
-        changes = {name: getattr(request, name) for name in SAVED_FIELDS}
+    async def front_record(self, request_id: str) -> dict[str, Any] | None:
+        """What the request's front keeps of it (a JSON object only that front reads: where it is shown), or None."""
+        found = await self._run(self._read, lambda db: _get(db, _FRONTS, request_id))
+        return dict(found) if isinstance(found, dict) else None
 
-        def work(db: Database) -> ChangeRequest:
-            stored = _require(db, request.id)
-            merged = dataclasses.replace(stored, **changes)
-            db.put(_REQUESTS, request.id, canonical(merged.to_json()))
-            return merged
+    async def front_records(self, request_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`front_record` of each of ``request_ids`` that has one, in one read."""
+        wanted = set(request_ids)
 
-        return await self._run(self._write, work)
+        def work(db: Database) -> dict[str, dict[str, Any]]:
+            found = {key: json.loads(raw) for key, raw in db.items(_FRONTS) if key in wanted}
+            return {key: value for key, value in found.items() if isinstance(value, dict)}
+
+        return await self._run(self._read, work)
+
+    async def save_front_record(self, request_id: str, record: Mapping[str, Any]) -> None:
+        """Replace the request's front record (not audited: it says where the request is shown, never what
+        happened to it). Raises UnknownRequestError for a request that does not exist."""
+        document = canonical(dict(record))
+
+        def work(db: Database) -> None:
+            _require(db, request_id)
+            db.put(_FRONTS, request_id, document)
+
+        await self._run(self._write, work)
 
     async def claim(
         self,
@@ -264,9 +284,9 @@ class Store:
         actor: str,
         at: datetime,
         note: str = "",
-        **changes: Any,
+        **changes: Unpack[RequestUpdate],
     ) -> ChangeRequest:
-        """Atomically: if the stored state is in ``expected``, set ``changes`` (ChangeRequest attribute names), move to
+        """Atomically: if the stored state is in ``expected``, set ``changes``, move to
         ``to``, erase the key when ``to`` is final, audit, commit; return the new request.
 
         Raises ClaimConflictError carrying the stored request when its state is not in ``expected`` (someone else
@@ -276,9 +296,6 @@ class Store:
         """
         expected_states = _states(expected)
         to = ChangeState(to)
-        refused = sorted(set(changes) - _CLAIM_FIELDS)
-        if refused:
-            raise TypeError(f"claim() cannot set {', '.join(refused)}")
 
         def work(db: Database) -> ChangeRequest:
             stored = _require(db, request_id)
@@ -292,7 +309,7 @@ class Store:
             if to in TERMINAL_STATES:
                 db.delete(_SECRETS, request_id)
                 db.delete(_META, _OPEN_PREFIX + request_id)
-            detail = {name: document[name] for name in sorted(changes)}
+            detail: dict[str, Any] = {name: document[name] for name in sorted(changes)}
             if note:
                 detail["note"] = note
             self._append_audit(db, updated.updated_at, updated, actor, f"{from_state}->{to}", detail)
@@ -509,8 +526,9 @@ class Store:
         fernet = self._fernet
         assert fernet is not None
         db.create_tables()
-        if _get(db, _META, _SCHEMA) != 1:
-            db.put(_META, _SCHEMA, canonical(1))
+        if _get(db, _META, _SCHEMA) != SCHEMA_VERSION:
+            _move_legacy_front_fields(db)
+            db.put(_META, _SCHEMA, canonical(SCHEMA_VERSION))
         token = _get(db, _META, _KEY_CHECK)
         if token is None:
             held = db.count(_REQUESTS) + db.count(_AUDIT) > 0
@@ -578,6 +596,25 @@ class Store:
 
 
 # -- helpers (worker thread) -----------------------------------------------------------------------------------------
+
+
+def _move_legacy_front_fields(db: Database) -> None:
+    """Schema 1 to 2: the Slack fields an older vpnbot kept in each request move to the request's front record
+    (its final reply still to post, if any, stays there for the Slack front to post)."""
+    for key, raw in db.items(_REQUESTS):
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            continue  # reported by the read that needs it
+        if not isinstance(document, dict) or not any(f in document for f in (*LEGACY_FRONT_FIELDS, "final_reply")):
+            continue
+        record = {name: document.pop(name, None) for name in LEGACY_FRONT_FIELDS}
+        reply = document.pop("final_reply", "")
+        if reply:
+            record["legacy_final_reply"] = reply
+        if not db.contains(_FRONTS, key):
+            db.put(_FRONTS, key, canonical(record))
+        db.put(_REQUESTS, key, canonical(document))
 
 
 def _heartbeat(db: Database) -> None:

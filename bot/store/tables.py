@@ -1,4 +1,4 @@
-"""The state file's four tables through the standard :mod:`sqlite3` module: one connection, explicit transactions.
+"""The state file's tables through the standard :mod:`sqlite3` module: one connection, explicit transactions.
 
 The layout is sqlitedict's, so files written by earlier vpnbots open unchanged and ``sqlitedict.SqliteDict(path,
 tablename=..., decode=json.loads)`` can still read every table: one table per name, ``(key TEXT PRIMARY KEY, value
@@ -20,7 +20,7 @@ __all__ = ["TABLES", "Database", "describe_error", "is_damage"]
 
 log = logging.getLogger("bot.store")
 
-TABLES = ("requests", "secrets", "audit", "meta")
+TABLES = ("requests", "secrets", "audit", "meta", "fronts")
 
 # SQLite's primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26

@@ -57,7 +57,7 @@ from bot.tencent.listing import ConnectionListing, UnreadableConnection, read_it
 from bot.tencent.signing import SignatureMethod, sign, string_to_sign
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire import DESCRIBE_LIMIT_MAX, REDACTED, describe_params, modify_params, task_params
-from bot.vpn.connection import VpnConnection, connection_from_describe
+from bot.vpn.connection import SecretFingerprints, VpnConnection, connection_from_describe
 from bot.vpn.edit import Proposal
 
 __all__ = ["DEFAULT_ENDPOINT", "Answer", "BaseVpcClient", "Credentials", "VpcClient"]
@@ -120,7 +120,8 @@ class BaseVpcClient(Generic[Params]):
     by the read policy, and a timeout on one says that the outcome is unknown; :meth:`_edit` sends one.
 
     ``rate_limits`` (``{action: requests per second}``) gives each named action a :class:`RateLimiter` of this
-    client's own; an action not named is not limited here.
+    client's own; an action not named is not limited here. ``fingerprints`` keys the pre-shared key's fingerprint
+    in every connection read (None: a random key for this client's life, see :attr:`fingerprints`).
     """
 
     _EDITS: ClassVar[frozenset[str]] = frozenset()
@@ -137,6 +138,7 @@ class BaseVpcClient(Generic[Params]):
         http: httpx.AsyncClient | None,
         rate_limits: Mapping[str, int] | None = None,
         limit_retry_base: float = 1.0,
+        fingerprints: SecretFingerprints | None = None,
     ) -> None:
         url = httpx.URL(endpoint)
         if url.scheme not in ("http", "https") or not url.host:
@@ -152,6 +154,7 @@ class BaseVpcClient(Generic[Params]):
         self._read_attempts = read_attempts
         self._retry_base = retry_base
         self._limit_retry_base = limit_retry_base
+        self._fingerprints = fingerprints if fingerprints is not None else SecretFingerprints.random()
         self._limiters = {action: RateLimiter(limit) for action, limit in (rate_limits or {}).items()}
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=_LIMITS)
@@ -184,6 +187,11 @@ class BaseVpcClient(Generic[Params]):
     def calls(self) -> Counter[str]:
         """A snapshot of the number of requests sent per action, every attempt counted."""
         return Counter(self._calls)
+
+    @property
+    def fingerprints(self) -> SecretFingerprints:
+        """What fingerprints the pre-shared key of every connection this client reads (``psk_fingerprint``)."""
+        return self._fingerprints
 
     def add_change_listener(self, listener: Listener) -> None:
         """Call ``listener()`` whenever a connection may have changed: after each edit is sent (whatever its
@@ -360,6 +368,7 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         http: httpx.AsyncClient | None = None,
         rate_limits: Mapping[str, int] | None = None,
         limit_retry_base: float = 1.0,
+        fingerprints: SecretFingerprints | None = None,
     ) -> None:
         super().__init__(
             credentials,
@@ -371,6 +380,7 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
             http=http,
             rate_limits=rate_limits,
             limit_retry_base=limit_retry_base,
+            fingerprints=fingerprints,
         )
         self._method: SignatureMethod = signature_method
 
@@ -378,7 +388,7 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         """The connection ``vpn_conn_id`` (``vpnx-...``, or the numeric id); NotFoundError if there is none,
         ResponseError (naming the field) if the cloud describes it in a way vpnbot cannot read."""
         body = await self._read(DESCRIBE, describe_params(vpn_conn_id=vpn_conn_id, limit=DESCRIBE_LIMIT_MAX))
-        page = self._parsed(DESCRIBE, partial(_connections, body))
+        page = self._parsed(DESCRIBE, partial(_connections, body, self.fingerprints))
         return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page, sole_item_is_it=True)
 
     async def list_vpn_conns(
@@ -390,7 +400,7 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         for _ in range(PAGES_MAX):
             params = describe_params(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id, name=name, offset=found.count)
             body = await self._read(DESCRIBE, params)
-            page = self._parsed(DESCRIBE, partial(_connections, body))
+            page = self._parsed(DESCRIBE, partial(_connections, body, self.fingerprints))
             found += page
             if not page.count or found.count >= _total_count(body, found.count):
                 return found
@@ -528,7 +538,7 @@ def masked(text: str, hidden: Iterable[str]) -> str:
     return text
 
 
-def _connections(body: Mapping[str, Any]) -> ConnectionListing:
+def _connections(body: Mapping[str, Any], fingerprints: SecretFingerprints) -> ConnectionListing:
     """The ``data[]`` items of a DescribeVpnConn answer, normalised (the raw items, with their keys, go no further);
     ResponseError when ``data`` is not a list."""
     items = body.get("data")
@@ -536,7 +546,7 @@ def _connections(body: Mapping[str, Any]) -> ConnectionListing:
         return ConnectionListing()
     if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "data is not a list of connection objects")
-    return read_items(items, connection_from_describe, ("unVpnConnId", "vpnConnId"))
+    return read_items(items, partial(connection_from_describe, fingerprints=fingerprints), ("unVpnConnId", "vpnConnId"))
 
 
 def described(

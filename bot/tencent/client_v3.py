@@ -57,7 +57,7 @@ from bot.tencent.listing import ConnectionListing, read_items
 from bot.tencent.signing import TC3_CONTENT_TYPE, tc3_authorization
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire_v3 import API_VERSION, describe_payload, modify_payload, read_connection, task_payload
-from bot.vpn.connection import VpnConnection
+from bot.vpn.connection import SecretFingerprints, VpnConnection
 from bot.vpn.edit import Proposal
 
 __all__ = ["DEFAULT_ENDPOINT_V3", "SERVICE", "VpcClientV3"]
@@ -105,6 +105,7 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         http: httpx.AsyncClient | None = None,
         rate_limits: Mapping[str, int] | None = TENCENT_RATE_LIMITS,
         limit_retry_base: float = 1.0,
+        fingerprints: SecretFingerprints | None = None,
     ) -> None:
         super().__init__(
             credentials,
@@ -116,6 +117,7 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
             http=http,
             rate_limits=rate_limits,
             limit_retry_base=limit_retry_base,
+            fingerprints=fingerprints,
         )
         self._wanted: dict[str, list[asyncio.Future[VpnConnection]]] = {}
         self._collecting = False  # a batch is open: the ids asked for now join it
@@ -178,7 +180,7 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         outcomes: dict[str, VpnConnection | CloudError] = {}
         try:
             response = await self._read(DESCRIBE, payload, granted=True)
-            page = self._parsed(DESCRIBE, partial(_connections, response))
+            page = self._parsed(DESCRIBE, partial(_connections, response, self.fingerprints))
         except CloudError as error:
             if len(ids) > 1 and isinstance(error, ApiError) and in_family(str(error.code), _BATCH_REFUSALS):
                 log.info("%s of %d ids refused with %s: reading each alone", DESCRIBE, len(ids), str(error.code)[:60])
@@ -205,7 +207,7 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         """One id read alone: its connection, or the error its read ended with."""
         try:
             response = await self._read(DESCRIBE, describe_payload(vpn_conn_id=vpn_conn_id))
-            page = self._parsed(DESCRIBE, partial(_connections, response))
+            page = self._parsed(DESCRIBE, partial(_connections, response, self.fingerprints))
             return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page)
         except CloudError as error:
             return error
@@ -219,7 +221,7 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         for _ in range(PAGES_MAX):
             payload = describe_payload(vpc_id=vpc_id, vpn_gw_id=vpn_gw_id, name=name, offset=found.count)
             response = await self._read(DESCRIBE, payload)
-            page = self._parsed(DESCRIBE, partial(_connections, response))
+            page = self._parsed(DESCRIBE, partial(_connections, response, self.fingerprints))
             found += page
             total = as_int(response.get("TotalCount"))
             if not page.count or found.count >= (found.count if total is None else total):
@@ -331,7 +333,7 @@ def _is_not_found(code: str) -> bool:
     return code.split(".", 1)[0] == NOT_FOUND or code.rsplit(".", 1)[-1].endswith("NotFound")
 
 
-def _connections(response: Mapping[str, Any]) -> ConnectionListing:
+def _connections(response: Mapping[str, Any], fingerprints: SecretFingerprints) -> ConnectionListing:
     """The ``VpnConnectionSet`` items, normalised through the API 2.0 item shape (the raw items, with their keys,
     go no further); ResponseError when ``VpnConnectionSet`` is not a list."""
     items = response.get("VpnConnectionSet")
@@ -339,7 +341,7 @@ def _connections(response: Mapping[str, Any]) -> ConnectionListing:
         return ConnectionListing()
     if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "VpnConnectionSet is not a list of connection objects")
-    return read_items(items, read_connection, ("VpnConnectionId",))
+    return read_items(items, partial(read_connection, fingerprints=fingerprints), ("VpnConnectionId",))
 
 
 def _request_id(response: Mapping[str, Any]) -> str:

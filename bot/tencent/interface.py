@@ -22,7 +22,7 @@ from bot.tencent.limits import TENCENT_RATE_LIMITS
 from bot.tencent.listing import ConnectionListing
 from bot.tencent.signing import SignatureMethod
 from bot.tencent.tasks import TaskId, TaskState
-from bot.vpn.connection import VpnConnection
+from bot.vpn.connection import SecretFingerprints, VpnConnection
 from bot.vpn.edit import Proposal
 
 __all__ = ["DEFAULT_ENDPOINTS", "CloudApi", "CloudClient", "make_client"]
@@ -42,6 +42,12 @@ class CloudClient(Protocol):
     @property
     def rate_limits(self) -> dict[str, int]:
         """The per-second rate the client keeps each limited action under; an action not named is not limited."""
+        ...
+
+    @property
+    def fingerprints(self) -> SecretFingerprints:
+        """What fingerprints the pre-shared key of every connection the client reads (``psk_fingerprint``): the
+        one given to the client, or a random one for its life."""
         ...
 
     @property
@@ -99,14 +105,16 @@ def make_client(
     http: httpx.AsyncClient | None = None,
     rate_limits: Mapping[str, int] | None = None,
     limit_retry_base: float = 1.0,
+    fingerprints: SecretFingerprints | None = None,
 ) -> CloudClient:
     """The client for ``api``: ``VpcClient`` (API 2.0) or ``VpcClientV3`` (API 3.0).
 
     ``endpoint`` None means the dialect's own (``DEFAULT_ENDPOINTS``). ``signature_method`` applies to API 2.0
     only: API 3.0 always signs with TC3-HMAC-SHA256. ``credentials.token`` is sent either way (``Token`` or
     ``X-TC-Token``). ``rate_limits`` None means the dialect's own: Tencent's documented rates under API 3.0
-    (``TENCENT_RATE_LIMITS``), none under API 2.0, which documents none. Raises ValueError for an unknown ``api``
-    or a bad option.
+    (``TENCENT_RATE_LIMITS``), none under API 2.0, which documents none. ``fingerprints`` keys the pre-shared key's
+    fingerprints (None: a random key for the client's life). Raises ValueError for an unknown ``api`` or a bad
+    option.
     """
     url = endpoint if endpoint is not None else DEFAULT_ENDPOINTS.get(api)
     if api == "v2" and url is not None:
@@ -121,6 +129,7 @@ def make_client(
             http=http,
             rate_limits=rate_limits,
             limit_retry_base=limit_retry_base,
+            fingerprints=fingerprints,
         )
     if api == "v3" and url is not None:
         return VpcClientV3(
@@ -133,5 +142,6 @@ def make_client(
             http=http,
             rate_limits=TENCENT_RATE_LIMITS if rate_limits is None else rate_limits,
             limit_retry_base=limit_retry_base,
+            fingerprints=fingerprints,
         )
     raise ValueError(f"unknown cloud API {api!r}: expected 'v2' or 'v3'")

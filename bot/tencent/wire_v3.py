@@ -45,6 +45,7 @@ from bot.vpn.connection import (
     CIDRS_MAX,
     TEXT_MAX,
     CloudDataError,
+    SecretFingerprints,
     VpnConnection,
     VpnSettings,
     connection_from_describe,
@@ -190,9 +191,10 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def read_connection(item: Mapping[str, Any]) -> VpnConnection:
-    """A ``VpnConnectionSet`` item as vpnbot's connection; CloudDataError naming the field at fault."""
-    return connection_from_describe(item_to_v2(item), ValueSets.API3)
+def read_connection(item: Mapping[str, Any], *, fingerprints: SecretFingerprints) -> VpnConnection:
+    """A ``VpnConnectionSet`` item as vpnbot's connection, its key fingerprinted by ``fingerprints``;
+    CloudDataError naming the field at fault."""
+    return connection_from_describe(item_to_v2(item), ValueSets.API3, fingerprints=fingerprints)
 
 
 def _status(state: object) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict
 
 from bot.vpn.connection import VpnConnection, VpnSettings
 from bot.vpn.diff import DiffRow
@@ -29,13 +29,17 @@ from bot.vpn.edit import PSK, Proposal
 from bot.vpn.params import SETTING_NAMES, format_value
 
 __all__ = [
+    "NO_TASK_ENDS",
     "OPEN_STATES",
     "REQUEST_ID_PATTERN",
+    "TASK_ENDS",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "ChangeRequest",
     "ChangeState",
+    "EndKind",
     "InvalidTransitionError",
+    "RequestUpdate",
     "Transition",
     "is_request_id",
     "new_request_id",
@@ -102,12 +106,64 @@ def settings_fingerprint(settings: VpnSettings) -> str:
 
     Equal settings give equal fingerprints (CIDR sets and SPD policies are canonical, so order never matters);
     any change of any value, or of the key, changes it. The key's part is ``settings.psk_fingerprint``, keyed by
-    ``bot.vpn.connection.use_fingerprint_key``: the bot derives that key from its store key, so fingerprints stay
-    comparable across restarts (with another store key a pending request reads as stale: the safe direction).
+    the cloud client's ``SecretFingerprints`` (``bot.vpn.connection``): the bot derives that key from its store key,
+    so fingerprints stay comparable across restarts (with another store key a pending request reads as stale: the
+    safe direction).
     """
     document: dict[str, str | None] = {name: format_value(settings[name]) for name in SETTING_NAMES}
     document[PSK] = settings.psk_fingerprint
     return hashlib.sha256(_canonical_json(document).encode()).hexdigest()
+
+
+class EndKind(enum.StrEnum):
+    """How a change ended, as the service found it (a front chooses the words). ``timed_out`` and
+    ``settle_timed_out`` are no end: the request, ``unknown``, is then reconciled from the evidence."""
+
+    TASK_SUCCEEDED = "task_succeeded"
+    APPLIED_NO_TASK = "applied_no_task"
+    """No task by the edit's RequestId: a read showed the connection back to normal with the edit applied."""
+    FOUND_LIVE = "found_live"
+    """An edit of unknown outcome, found applied by reading the connection."""
+    FOUND_NOT_LIVE = "found_not_live"
+    """An edit of unknown outcome, found not applied once the settle window passed."""
+    TASK_FAILED = "task_failed"
+    TIMED_OUT = "timed_out"
+    SETTLE_TIMED_OUT = "settle_timed_out"
+    """No task by the edit's RequestId, and the connection did not show the edit applied by the deadline."""
+    REFUSED = "refused"
+    """The cloud refused the edit: nothing was changed."""
+    NOT_SENT = "not_sent"
+    """The approved edit was never sent (the connection could not be re-read, the key could not be read, ...)."""
+    STALE = "stale"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    UNPOSTED = "unposted"
+    """Cancelled by vpnbot: the front could not show the request, so nobody could approve it."""
+
+
+NO_TASK_ENDS = frozenset({EndKind.APPLIED_NO_TASK, EndKind.SETTLE_TIMED_OUT})
+"""Ends read from the connection because the service kept no task for the edit."""
+TASK_ENDS = frozenset({EndKind.TASK_SUCCEEDED, EndKind.TASK_FAILED, EndKind.TIMED_OUT})
+"""Ends that a task's own result decided (a front may say "task ...")."""
+
+
+class RequestUpdate(TypedDict, total=False):
+    """What a claim may set besides the state (``Store.claim(..., **update)``), checked by the type checker."""
+
+    approver: str
+    approved_at: datetime
+    decider: str
+    decided_at: datetime
+    reason: str
+    task_id: int | str
+    task_started_at: datetime
+    finished_at: datetime
+    outcome_message: str
+    not_live: list[str]
+    end: EndKind
+    elapsed_seconds: float | None
+    verify_note: str
 
 
 class InvalidTransitionError(ValueError):
@@ -176,10 +232,8 @@ class ChangeRequest:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
-    channel: str | None = None
-    card_ts: str | None = None
-    progress_ts: str | None = None
-    origin_channel: str | None = None
+    front: str = "slack"
+    """The front that opened the request (``slack``, ``cli``); where it is shown is that front's own record."""
     approver: str | None = None
     approved_at: datetime | None = None
     decider: str | None = None
@@ -190,13 +244,19 @@ class ChangeRequest:
     finished_at: datetime | None = None
     outcome_message: str = ""
     not_live: list[str] = field(default_factory=list)
-    final_reply: str = ""  # the thread's final reply, from the claim of the end until it is posted (see resume)
+    end: EndKind | None = None
+    """How the change ended, or stopped being followed (``timed_out``); set with the claim of that state."""
+    elapsed_seconds: float | None = None
+    """From sending the edit to its end, when the end came from the task or the connection."""
+    verify_note: str = ""
+    """Why the end could not be verified by a read of the connection (plain text), when it could not."""
     history: list[Transition] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if PSK in self.edits:
             raise ValueError("edits must not hold preSharedKey: set psk_changed and give the key to the store")
         self.state = ChangeState(self.state)
+        self.end = None if self.end is None else EndKind(self.end)
         self.created_at = _utc(self.created_at, "created_at")
         self.expires_at = _utc(self.expires_at, "expires_at")
         self.updated_at = _utc(self.updated_at, "updated_at")
@@ -214,7 +274,7 @@ class ChangeRequest:
         requester: str,
         now: datetime,
         ttl: timedelta,
-        origin_channel: str | None = None,
+        front: str = "slack",
     ) -> ChangeRequest:
         """A new pending request for ``proposal`` against ``connection`` as it was read; raises ValueError when the
         proposal changes nothing."""
@@ -237,7 +297,7 @@ class ChangeRequest:
             created_at=now,
             expires_at=now + ttl,
             updated_at=now,
-            origin_channel=origin_channel,
+            front=front,
         )
 
     @property
@@ -290,10 +350,7 @@ class ChangeRequest:
             "created_at": self.created_at.isoformat(),
             "expires_at": self.expires_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
-            "channel": self.channel,
-            "card_ts": self.card_ts,
-            "progress_ts": self.progress_ts,
-            "origin_channel": self.origin_channel,
+            "front": self.front,
             "approver": self.approver,
             "approved_at": _iso(self.approved_at),
             "decider": self.decider,
@@ -304,7 +361,9 @@ class ChangeRequest:
             "finished_at": _iso(self.finished_at),
             "outcome_message": self.outcome_message,
             "not_live": list(self.not_live),
-            "final_reply": self.final_reply,
+            "end": None if self.end is None else str(self.end),
+            "elapsed_seconds": self.elapsed_seconds,
+            "verify_note": self.verify_note,
             "history": [t.to_json() for t in self.history],
         }
 
@@ -328,10 +387,7 @@ class ChangeRequest:
                 created_at=_parse_time(data["created_at"], "created_at"),
                 expires_at=_parse_time(data["expires_at"], "expires_at"),
                 updated_at=_parse_time(data["updated_at"], "updated_at"),
-                channel=data.get("channel"),
-                card_ts=data.get("card_ts"),
-                progress_ts=data.get("progress_ts"),
-                origin_channel=data.get("origin_channel"),
+                front=str(data.get("front") or "slack"),
                 approver=data.get("approver"),
                 approved_at=_parse_optional_time(data.get("approved_at"), "approved_at"),
                 decider=data.get("decider"),
@@ -342,7 +398,9 @@ class ChangeRequest:
                 finished_at=_parse_optional_time(data.get("finished_at"), "finished_at"),
                 outcome_message=str(data.get("outcome_message", "")),
                 not_live=[str(name) for name in data.get("not_live", [])],
-                final_reply=str(data.get("final_reply") or ""),
+                end=None if data.get("end") is None else EndKind(data["end"]),
+                elapsed_seconds=_optional_float(data.get("elapsed_seconds")),
+                verify_note=str(data.get("verify_note") or ""),
                 history=[Transition.from_json(t) for t in data.get("history", [])],
             )
         except KeyError as error:
@@ -375,6 +433,10 @@ def _row_from_json(data: Mapping[str, Any]) -> DiffRow:
         size_before=_optional_int(data.get("size_before")),
         size_after=_optional_int(data.get("size_after")),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _optional_int(value: Any) -> int | None:

@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,31 +35,17 @@ from bot.vpn.params import (
     read_value,
 )
 
-# Fingerprints are keyed by a secret, so a fingerprint says nothing about the key itself. Random per process unless
-# the bot sets a persistent one (derived from its store key), so that fingerprints taken before a restart still match.
-_fingerprint_key = secrets.token_bytes(32)
-_READ: OrderedDict[bytes, VpnConnection] = OrderedDict()  # see connection_from_describe
-READ_KEPT = 1024
-
-
-def use_fingerprint_key(key: bytes) -> None:
-    """Key secret fingerprints with ``key`` from now on (at least 32 bytes; keep it as secret as the store key)."""
-    global _fingerprint_key
-    if len(key) < 32:
-        raise ValueError("a fingerprint key needs at least 32 bytes")
-    _fingerprint_key = bytes(key)
-    _READ.clear()
-
-
-CONN_STATUS_TEXT: Mapping[int, str] = {
-    0: "creating",
-    1: "create error",
-    2: "modifying",
-    3: "modify error",
-    4: "deleting",
-    5: "delete error",
-    6: "normal",
-}
+CONN_STATUS_TEXT: Mapping[int, str] = MappingProxyType(
+    {
+        0: "creating",
+        1: "create error",
+        2: "modifying",
+        3: "modify error",
+        4: "deleting",
+        5: "delete error",
+        6: "normal",
+    }
+)
 ROUTE_BASED = frozenset({"staticroute", "bgp"})
 """``RouteType`` values (case aside) of a route-based tunnel, which has no SPD: API 3.0 documents ``STATIC`` (the
 default) and ``Policy`` as policy-based, ``StaticRoute`` and ``Bgp`` as route-based."""
@@ -75,10 +60,37 @@ _NUMBER_MAX = 10**40  # a whole number read as text; larger ones are not data (s
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
-def secret_fingerprint(secret: str) -> str:
-    """A keyed digest of ``secret``: equal secrets give equal fingerprints within this process. Any ``str`` is
-    accepted, even one holding a lone surrogate (JSON's ``"\\ud800"``)."""
-    return hmac.new(_fingerprint_key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+FINGERPRINT_KEY_MIN = 32
+"""The fewest bytes a fingerprint key may have."""
+
+
+@dataclass(frozen=True)
+class SecretFingerprints:
+    """Keyed fingerprints of secrets (HMAC-SHA256 by ``key``, 32 hex digits): equal secrets give equal
+    fingerprints under one key, and a fingerprint says nothing about the secret to whoever lacks the key.
+
+    Immutable, and owned by whoever runs the bot: the cloud client holds one and hands it to every connection it
+    reads (``VpnSettings.fingerprints``). The bot keys it with a key derived from its store key, so that
+    fingerprints taken before a restart still match; :meth:`random` gives one for the life of its holder.
+    ``key`` is as secret as the store key: it is never shown (not even by ``repr``).
+    """
+
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.key) < FINGERPRINT_KEY_MIN:
+            raise ValueError(f"a fingerprint key needs at least {FINGERPRINT_KEY_MIN} bytes")
+        object.__setattr__(self, "key", bytes(self.key))
+
+    @classmethod
+    def random(cls) -> SecretFingerprints:
+        """Fingerprints under a fresh random key: they match only fingerprints taken by the same object."""
+        return cls(secrets.token_bytes(FINGERPRINT_KEY_MIN))
+
+    def of(self, secret: str) -> str:
+        """The fingerprint of ``secret``. Any ``str`` is accepted, even one holding a lone surrogate (JSON's
+        ``"\\ud800"``)."""
+        return hmac.new(self.key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
 class CloudDataError(ValueError):
@@ -107,15 +119,19 @@ def readable_id(raw: object) -> str | None:
 class VpnSettings:
     """The editable settings of a connection, keyed by the seed's parameter names (see ``params.SETTING_NAMES``).
 
-    The pre-shared key is not held: ``psk_fingerprint`` tells whether a proposed key differs from the live one.
-    ``value_sets`` says which values the enums may be set to (the API the connection was read through), and
-    ``route_type`` is the tunnel's ``RouteType`` as the service spells it (empty under API 2.0, which has none).
+    The pre-shared key is not held: ``psk_fingerprint`` is its fingerprint by ``fingerprints`` (the fingerprinter
+    of the client that read it), and :meth:`psk_is` tells whether a proposed key is the live one. Settings built
+    without a fingerprinter recognise no key (every key given counts as a change: the safe direction); equality
+    ignores the fingerprinter. ``value_sets`` says which values the enums may be set to (the API the connection
+    was read through), and ``route_type`` is the tunnel's ``RouteType`` as the service spells it (empty under API
+    2.0, which has none).
     """
 
     values: Mapping[str, Value]
     psk_fingerprint: str | None = None
     value_sets: ValueSets = ValueSets.SEED
     route_type: str = ""
+    fingerprints: SecretFingerprints | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         missing = [name for name in SETTING_NAMES if name not in self.values]
@@ -147,8 +163,17 @@ class VpnSettings:
         describe without widening it); true for an empty SPD."""
         return len({remotes for _, remotes in self.spd().rules}) <= 1
 
+    def psk_is(self, secret: str) -> bool:
+        """Whether ``secret`` is the live pre-shared key (by fingerprint); False when no key is set or these
+        settings have no fingerprinter."""
+        if self.psk_fingerprint is None or self.fingerprints is None:
+            return False
+        return hmac.compare_digest(self.fingerprints.of(secret), self.psk_fingerprint)
+
     def replace(self, changes: Mapping[str, Value]) -> VpnSettings:
-        return VpnSettings({**self.values, **changes}, self.psk_fingerprint, self.value_sets, self.route_type)
+        return VpnSettings(
+            {**self.values, **changes}, self.psk_fingerprint, self.value_sets, self.route_type, self.fingerprints
+        )
 
 
 @dataclass(frozen=True)
@@ -185,49 +210,29 @@ class VpnConnection:
         return CONN_STATUS_TEXT.get(self.status, f"status {self.status}")
 
 
-def connection_from_describe(item: Mapping[str, Any], value_sets: ValueSets = ValueSets.SEED) -> VpnConnection:
+def connection_from_describe(
+    item: Mapping[str, Any], value_sets: ValueSets = ValueSets.SEED, *, fingerprints: SecretFingerprints
+) -> VpnConnection:
     """Normalise one ``data[]`` item of ``DescribeVpnConn``; raises CloudDataError (and nothing else, whatever the
-    item holds) naming an unreadable field.
+    item holds) naming an unreadable field. The pre-shared key becomes its fingerprint by ``fingerprints``, which
+    the settings keep to recognise the key later (:meth:`VpnSettings.psk_is`).
 
     ``bot.tencent.wire_v3`` brings API 3.0's items here in this shape, with ``value_sets`` API3 and two keys API 2.0
     has not: ``spdAcl`` (the SPD as pairs: a list of ``{local: [remote, ...]}``, the seed's own shape), read one to
     one instead of as ``sourceCidr`` x ``destinationCidr``, and ``routeType``. ``IKESet.ikeVersion`` is read when
     present (empty when not: API 2.0 does not report it).
-
-    An item read before, unchanged, gives the same (immutable) object again without parsing it: the last
-    ``READ_KEPT`` are kept, by a keyed digest of the item (it holds the key, which is neither kept nor derivable).
     """
-    digest = _digest(item, value_sets)
-    if digest is not None and (known := _READ.get(digest)) is not None:
-        _READ.move_to_end(digest)
-        return known
     try:
-        connection = _connection(item, value_sets)
+        return _connection(item, value_sets, fingerprints)
     except CloudDataError:
         raise
     except Exception as error:  # the item is untrusted input: nothing it holds may escape as another exception
         reason = f"unreadable item ({type(error).__name__})"
         failure = CloudDataError(f"DescribeVpnConn returned an {reason}", reason)
-    else:
-        if digest is not None:
-            _READ[digest] = connection
-            while len(_READ) > READ_KEPT:
-                _READ.popitem(last=False)
-        return connection
     raise failure  # outside the handler: the error's text may quote the item
 
 
-def _digest(item: Mapping[str, Any], value_sets: ValueSets) -> bytes | None:
-    """The item's keyed digest; None when it has no ``repr`` (a number past 4300 digits, nesting too deep): such
-    an item is read, to name the field at fault, and not kept."""
-    try:
-        text = f"{value_sets.value}:{item!r}"
-    except Exception:
-        return None
-    return hashlib.blake2b(text.encode(), key=_fingerprint_key[:64], digest_size=20).digest()
-
-
-def _connection(item: Mapping[str, Any], value_sets: ValueSets) -> VpnConnection:
+def _connection(item: Mapping[str, Any], value_sets: ValueSets, fingerprints: SecretFingerprints) -> VpnConnection:
     ike = _block(item, IKE_BLOCKS)
     ipsec = _block(item, IPSEC_BLOCKS)
     sources = _cidr_tuple(item, "sourceCidr")
@@ -250,7 +255,7 @@ def _connection(item: Mapping[str, Any], value_sets: ValueSets) -> VpnConnection
             values[name] = _read(name, ipsec.get(field_name))
     psk = _text(item, "preSharedKey", limit=None)
     route_type = _text(item, "routeType")
-    settings = VpnSettings(values, secret_fingerprint(psk) if psk else None, value_sets, route_type)
+    settings = VpnSettings(values, fingerprints.of(psk) if psk else None, value_sets, route_type, fingerprints)
     return VpnConnection(
         vpc_id=_id(item, "unVpcId", "vpcId"),
         vpn_gw_id=_id(item, "unVpnGwId", "vpnGwId"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.vpn.connection import VpnSettings, secret_fingerprint
+from bot.vpn.connection import VpnSettings
 from bot.vpn.edit import PSK, Proposal
 from bot.vpn.params import PARAMS_BY_NAME, SpdPolicy, Value, ValueSets, shown_value
 
@@ -63,7 +63,7 @@ def not_live(proposal: Proposal, changed: tuple[str, ...], live: VpnSettings) ->
     for name in changed:
         if name == PSK:
             key = proposal.pre_shared_key
-            if key is None or live.psk_fingerprint != secret_fingerprint(key.get_secret_value()):
+            if key is None or not live.psk_is(key.get_secret_value()):
                 missing.append(name)
             continue
         wanted, now = proposal.value(name), live[name]

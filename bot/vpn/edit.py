@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from bot.vpn.connection import VpnSettings, secret_fingerprint
+from bot.vpn.connection import VpnSettings
 from bot.vpn.params import (
     PARAMS,
     PARAMS_BY_NAME,
@@ -57,7 +57,7 @@ class Proposal:
 def psk_changed(current: VpnSettings, key: SecretStr | None) -> bool:
     if key is None:
         return False
-    return current.psk_fingerprint != secret_fingerprint(key.get_secret_value())
+    return not current.psk_is(key.get_secret_value())
 
 
 def propose(current: VpnSettings, edits: Mapping[str, str]) -> Proposal:
@@ -154,6 +154,6 @@ def _changed_value(param: Param, text: str, current: Value, value_sets: ValueSet
 
 def _new_key(current: VpnSettings, text: str) -> SecretStr:
     """The key typed, checked by the key's rules unless it is the current key retyped (which the cloud holds)."""
-    if current.psk_fingerprint is not None and secret_fingerprint(text) == current.psk_fingerprint:
+    if current.psk_is(text):
         return SecretStr(text)
     return SecretStr(str(parse_value(PARAMS_BY_NAME[PSK], text)))

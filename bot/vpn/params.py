@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -281,46 +282,52 @@ PARAMS: tuple[Param, ...] = (
     _choice("IPsecSet.pfsDhGroup", "PFS", PfsDhGroup, "null", "Perfect forward secrecy DH group", Api3PfsDhGroup),
 )
 
-PARAMS_BY_NAME: Mapping[str, Param] = {p.name: p for p in PARAMS}
+PARAMS_BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in PARAMS})
 IKE_PARAMS = tuple(p for p in PARAMS if p.block == "IKESet")
 IPSEC_PARAMS = tuple(p for p in PARAMS if p.block == "IPsecSet")
 # Every parameter a connection's settings hold (the key is never held: see VpnSettings.psk_fingerprint).
 SETTING_NAMES = tuple(p.name for p in PARAMS if p.kind is not Kind.SECRET)
 
-ALIASES: Mapping[str, str] = {"IKESet.encryptAlgorithm": "IPsecSet.encryptAlgorithm"}
+ALIASES: Mapping[str, str] = MappingProxyType({"IKESet.encryptAlgorithm": "IPsecSet.encryptAlgorithm"})
 # Values the cloud echoes that mean a known value: DescribeVpnConn shows "sha1" for the input enum's "sha", API 3.0
 # spells it SHA or SHA1, and its documentation has the typo AES-CBS-192.
-CHOICE_SYNONYMS: Mapping[str, str] = {"sha1": "sha", "aes-cbs-192": "aes-cbc-192"}
+CHOICE_SYNONYMS: Mapping[str, str] = MappingProxyType({"sha1": "sha", "aes-cbs-192": "aes-cbc-192"})
 
-_INT_ADAPTERS: Mapping[str, TypeAdapter[int]] = {
-    "IKESet.ikeSaLifetimeSeconds": TypeAdapter(IkeSaLifetimeSeconds),
-    "IPsecSet.ipsecSaLifetimeSeconds": TypeAdapter(IpsecSaLifetimeSeconds),
-    "IPsecSet.ipsecSaLifetimeTraffic": TypeAdapter(IpsecSaLifetimeTraffic),
-}
+_INT_ADAPTERS: Mapping[str, TypeAdapter[int]] = MappingProxyType(
+    {
+        "IKESet.ikeSaLifetimeSeconds": TypeAdapter(IkeSaLifetimeSeconds),
+        "IPsecSet.ipsecSaLifetimeSeconds": TypeAdapter(IpsecSaLifetimeSeconds),
+        "IPsecSet.ipsecSaLifetimeTraffic": TypeAdapter(IpsecSaLifetimeTraffic),
+    }
+)
 _FQDN_CHARS = re.compile(r"[A-Za-z0-9._@:-]+")
 # Characters a person cannot see or that change how the text around them is shown: controls (C0, DEL, C1), format
 # characters (zero-width, bidirectional embeddings, overrides and isolates, BOM, soft hyphen), line and paragraph
 # separators, private use, surrogates and unassigned code points.
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
-_CATEGORY_WORDS: Mapping[str, str] = {
-    "Cc": "a control character",
-    "Cf": "an invisible format character",
-    "Zl": "a line separator",
-    "Zp": "a paragraph separator",
-    "Co": "a private-use character",
-    "Cs": "a surrogate",
-    "Cn": "an unassigned code point",
-}
+_CATEGORY_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        "Cc": "a control character",
+        "Cf": "an invisible format character",
+        "Zl": "a line separator",
+        "Zp": "a paragraph separator",
+        "Co": "a private-use character",
+        "Cs": "a surrogate",
+        "Cn": "an unassigned code point",
+    }
+)
 # unicodedata names no control character; these are the ones a paste brings.
-_CONTROL_NAMES: Mapping[str, str] = {
-    "\x00": "NULL",
-    "\t": "CHARACTER TABULATION",
-    "\n": "LINE FEED",
-    "\r": "CARRIAGE RETURN",
-    "\x1b": "ESCAPE",
-    "\x7f": "DELETE",
-    "\x85": "NEXT LINE",
-}
+_CONTROL_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "\x00": "NULL",
+        "\t": "CHARACTER TABULATION",
+        "\n": "LINE FEED",
+        "\r": "CARRIAGE RETURN",
+        "\x1b": "ESCAPE",
+        "\x7f": "DELETE",
+        "\x85": "NEXT LINE",
+    }
+)
 _SHOWN_UNSAFE = 3
 
 

@@ -17,6 +17,15 @@ REDACTED = "(redacted)"
 _BOUNDARY = frozenset(" \t\r\n\"'`=:,;()[]{}<>")
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a visible mark; only for texts nobody decides on (errors,
+    reasons): values of a change are never cut."""
+    if len(text) <= limit:
+        return text
+    kept = max(0, limit - 40)
+    return f"{text[:kept]}… ({len(text) - kept} more characters)"
+
+
 def redact(
     text: str,
     secrets: Iterable[str] = (),

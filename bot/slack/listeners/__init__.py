@@ -1,0 +1,36 @@
+"""Every Bolt listener, by kind (as Slack's starter template lays them out), registered in one place.
+
+Each listener is a module-level function that Bolt calls with its arguments by name; it acks at once (Bolt's own
+ack-first: within Slack's 3 s) and leaves the work to a plain background task. The app's middleware
+(:func:`inject`) hands each one the running bot's :class:`~bot.slack.context.BotContext` in Bolt's ``context``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+
+from bot.slack import blocks
+from bot.slack.context import CONTEXT_KEY, BotContext
+from bot.slack.listeners import actions, commands, views
+
+__all__ = ["register"]
+
+
+def register(app: AsyncApp, ctx: BotContext) -> None:
+    """Every listener on ``app``, with ``ctx`` handed to each through Bolt's context."""
+
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # Bolt passes by name
+        context[CONTEXT_KEY] = ctx
+        return await next()
+
+    app.use(inject)
+    app.command("/vpn")(commands.vpn_command)
+    app.view(blocks.EDIT_CALLBACK)(views.edit_submitted)
+    app.view(blocks.REJECT_CALLBACK)(views.reject_submitted)
+    app.action(blocks.EDIT_BUTTON_ACTION)(actions.edit_clicked)
+    app.action(blocks.REVIEW_AGAIN_ACTION)(actions.edit_clicked)
+    app.action(blocks.APPROVE_ACTION)(actions.approve_clicked)
+    app.action(blocks.REJECT_ACTION)(actions.reject_clicked)

@@ -1,0 +1,70 @@
+"""Buttons: Approve and Reject on a card (valued by the request id), Edit in a list and Review again on a card
+(valued by the connection id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import approvals, cards, modals
+from bot.slack.context import bot_context
+from bot.slack.modals import ID_MAX
+from bot.vpn.change import is_request_id
+
+
+async def approve_clicked(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: dict[str, Any]
+) -> None:
+    await ack()
+    ctx = bot_context(context)
+    request_id = str(action.get("value", ""))
+    if not is_request_id(request_id):
+        return
+    approver = str(body.get("user", {}).get("id", ""))
+    say = approvals.ephemeral_say(cards.ResponseUrl.of(respond, ctx.session))
+    ctx.background.spawn(approvals.approve(ctx, request_id, approver, say), f"approve-{request_id}")
+
+
+async def reject_clicked(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: dict[str, Any],
+) -> None:
+    await ack()
+    ctx = bot_context(context)
+    request_id = str(action.get("value", ""))
+    if not is_request_id(request_id):
+        return
+    say = approvals.ephemeral_say(cards.ResponseUrl.of(respond, ctx.session))
+    user_id = str(body.get("user", {}).get("id", ""))
+    asking = approvals.ask_reason(ctx, client, request_id, user_id, body.get("trigger_id"), say)
+    ctx.background.spawn(asking, "reject-reason")
+
+
+async def edit_clicked(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: dict[str, Any],
+) -> None:
+    await ack()
+    ctx = bot_context(context)
+    vpn_conn_id = str(action.get("value", ""))[:ID_MAX]
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    opening = modals.open_edit_modal(
+        ctx,
+        client,
+        vpn_conn_id,
+        str(body.get("trigger_id", "")),
+        str(body.get("user", {}).get("id", "")),
+        channel,
+        cards.ResponseUrl.of(respond, ctx.session),
+    )
+    ctx.background.spawn(opening, "open-edit-modal")
