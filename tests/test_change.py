@@ -17,6 +17,7 @@ from bot.vpn.change import (
     TERMINAL_STATES,
     ChangeRequest,
     ChangeState,
+    EndKind,
     InvalidTransitionError,
     Transition,
     is_request_id,
@@ -164,10 +165,7 @@ def full_request() -> ChangeRequest:
         ],
         edits={"userGwCidrBlock": "10.1.0.0/24, 10.2.0.0/24"},
         psk_changed=True,
-        channel="C0APPROVALS",
-        card_ts="1700000000.000100",
-        progress_ts="1700000001.000200",
-        origin_channel="C0ORIGIN",
+        front="cli",
         outcome_message="",
         not_live=["userGwCidrBlock"],
     )
@@ -178,6 +176,7 @@ def full_request() -> ChangeRequest:
     req.task_id, req.task_started_at = 123456, T0 + timedelta(minutes=3)
     req.transition(S.FAILED, actor="vpnbot", at=T0 + timedelta(minutes=4))
     req.outcome_message = "InternalError: the gateway is busy"
+    req.end, req.elapsed_seconds, req.verify_note = EndKind.TASK_FAILED, 61.5, "DescribeVpnConn failed: down"
     return req
 
 
@@ -223,10 +222,16 @@ def test_from_json_names_what_is_wrong() -> None:
         ChangeRequest.from_json(document)
 
 
-def test_a_request_saved_before_final_replies_were_kept_loads() -> None:
+def test_a_request_an_earlier_vpnbot_saved_loads() -> None:
+    """Schema 1 kept Slack's message references in the request and knew no front nor end: such a document loads
+    (the store moves those references to the request's front record when it opens the file)."""
     document = request().to_json()
-    del document["final_reply"]  # as a state file written by an earlier vpnbot holds it
-    assert ChangeRequest.from_json(document).final_reply == ""
+    for name in ("front", "end", "elapsed_seconds", "verify_note"):
+        del document[name]
+    document |= {"channel": "C0APPROVALS", "card_ts": "1700000000.000100", "final_reply": "posted later"}
+    loaded = ChangeRequest.from_json(document)
+    assert (loaded.front, loaded.end, loaded.elapsed_seconds, loaded.verify_note) == ("slack", None, None, "")
+    assert "channel" not in loaded.to_json()
 
 
 @settings(max_examples=60, deadline=None)
@@ -236,7 +241,7 @@ def test_a_request_saved_before_final_replies_were_kept_loads() -> None:
     task_id=st.none() | st.integers(min_value=0, max_value=2**53),
 )
 def test_any_walk_round_trips_and_respects_the_table(choices: list[int], text: str, task_id: int | None) -> None:
-    req = request(reason=text, outcome_message=text, task_id=task_id, conn_name=text or "x", final_reply=text)
+    req = request(reason=text, outcome_message=text, task_id=task_id, conn_name=text or "x", verify_note=text)
     for step, choice in enumerate(choices, start=1):
         nexts = sorted(after for before, after in ALLOWED if before is req.state)
         if not nexts:
@@ -344,7 +349,7 @@ def test_from_proposal_holds_text_edits_and_no_key() -> None:
         },
     )
     req = ChangeRequest.from_proposal(
-        conn, proposal, requester="U01", now=T0, ttl=timedelta(hours=24), origin_channel="C0ORIGIN"
+        conn, proposal, requester="cli:alice", now=T0, ttl=timedelta(hours=24), front="cli"
     )
     assert is_request_id(req.id)
     assert req.state is S.PENDING
@@ -362,7 +367,7 @@ def test_from_proposal_holds_text_edits_and_no_key() -> None:
     assert [row.name for row in req.diff] == ["preSharedKey", "userGwCidrBlock", "IKESet.dhGroupName"]
     assert req.base_fingerprint == settings_fingerprint(conn.settings)
     assert req.expires_at == T0 + timedelta(hours=24)
-    assert req.origin_channel == "C0ORIGIN"
+    assert req.front == "cli"
     assert "brand-new-key-77" not in json.dumps(req.to_json())
     assert "brand-new-key-77" not in repr(req)
 

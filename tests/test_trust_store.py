@@ -50,7 +50,7 @@ async def _card_saved(h: Harness) -> None:
     """Until the pending request holds its card's ts (saved just after the card is posted)."""
     for _ in range(100):
         pending = await h.bot.context.store.in_states({ChangeState.PENDING})
-        if pending and pending[0].card_ts:
+        if pending and (await h.bot.context.notifier.record(pending[0])).has_card:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the card's ts was never saved")
@@ -95,14 +95,14 @@ async def test_an_edit_sent_before_the_disk_filled_is_followed_once_it_has_room(
     async with harness(tmp_path, task_seconds=0.5) as h:
         card = await h.propose({"vpnConnName": "disk-full-running"})
         await _card_saved(h)
-        original = h.bot.context.cloud.client.modify_vpn_conn
+        original = h.bot.context.service.cloud.client.modify_vpn_conn
 
         async def modify_then_fill_the_disk(*args: Any, **kwargs: Any) -> Any:
             answer = await original(*args, **kwargs)
             sick_disk.failing = True
             return answer
 
-        h.bot.context.cloud.client.modify_vpn_conn = modify_then_fill_the_disk  # type: ignore[method-assign]
+        h.bot.context.service.cloud.client.modify_vpn_conn = modify_then_fill_the_disk  # type: ignore[method-assign]
         await h.click("approve_change", card, APPROVER)
         await h.wait_thread_text(card, "cannot write its state file")
         assert (await _health(h.url)).status_code == 503

@@ -32,9 +32,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.changes import ConnectionListing
 from bot.slack import diffview
 from bot.slack.text import clip, esc, esc_visible, link, user, visible, visible_lines
-from bot.tencent.listing import ConnectionListing
 from bot.vpn.change import ChangeRequest, ChangeState
 from bot.vpn.connection import VpnConnection
 from bot.vpn.diff import DiffRow
