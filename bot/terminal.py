@@ -13,6 +13,7 @@ unknown; 2 bad usage or invalid input, or not confirmed (nothing was sent).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -259,6 +260,8 @@ async def edit(
         print(f"vpnbot: no change: every value given is already live on {vpn_conn_id}; nothing was sent", file=err)
         return EXIT_USAGE
     request = service.request_for(connection, proposal, operator.operator, front=FRONT, ttl=CLI_TTL)
+    with contextlib.suppress(StoreError):  # a request left waiting past its time (any front's) holds no lock
+        await service.expire_due()
     record = {"front": FRONT, "pid": os.getpid(), "host": socket.gethostname()}
     try:
         await service.open(request, proposal.pre_shared_key, front_record=record)

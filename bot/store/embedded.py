@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
@@ -39,6 +39,7 @@ from bot.store.errors import (
     TooManyOpenRequestsError,
     UnknownRequestError,
 )
+from bot.store.interface import ChangeStore
 from bot.store.keys import (
     ENV_KEY,
     KeyCheck,
@@ -727,3 +728,7 @@ def _create_private(path: Path) -> None:
     except OSError as error:
         raise StoreError(f"cannot create the state file {path}: {error.strerror}") from None
     os.close(fd)
+
+
+if TYPE_CHECKING:  # the embedded store is one implementation of the store interface
+    _IMPLEMENTS: type[ChangeStore] = Store
