@@ -48,8 +48,9 @@ from botprocess import (
 )
 
 from bot.sim import SimServer, SimState, load_world
+from bot.slack.records import SlackRecord, end_key
 from bot.store import Store
-from bot.vpn.change import ChangeRequest, ChangeState
+from bot.vpn.change import ChangeRequest, ChangeState, EndKind
 
 MODIFY = "ModifyVpnConnEx"
 DESCRIBE = "DescribeVpnConn"
@@ -85,6 +86,16 @@ class Rig:
             await store.aclose()
         assert request is not None, request_id
         return request
+
+    async def slack_record(self, request_id: str) -> SlackRecord:
+        """Where the state file says the request is shown in Slack (its card, its status message, the end shown);
+        only while the bot is dead."""
+        assert not self.bot.alive, "read the state file only while the bot is dead"
+        store = Store.open(self.state_path)
+        try:
+            return SlackRecord.from_json(await store.front_record(request_id))
+        finally:
+            await store.aclose()
 
     async def eventually(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Poll ``condition`` (e.g. on the simulator, which notifies nobody) until it holds."""
@@ -127,16 +138,17 @@ async def test_a_card_posted_before_the_crash(tmp_path: Path, at: str) -> None:
         await r.bot.killed()
         request = await r.stored(request_id)
         assert request.state is ChangeState.PENDING
+        record = await r.slack_record(request_id)
 
         await r.bot.start()
         await r.client.click("approve_change", card, APPROVER)
         if at == "once-it-is-saved":
-            assert request.card_ts == card["ts"]
+            assert record.card_ts == card["ts"]
             final = await r.client.wait_thread(card, VERIFIED)
         else:
             # The card is in Slack but the bot never learnt its ts, so it could never show the change's progress
             # on it: the request is cancelled at start (freeing the connection), and the requester is told.
-            assert request.card_ts is None
+            assert record.card_ts is None
             refused = await r.slack.wait_for("response_url", timeout=10)
             assert "already withdrawn" in json.dumps(refused[-1].args)
             told = [c for c in r.slack.calls("chat.postMessage") if c.args.get("channel") == REQUESTER]
@@ -253,6 +265,7 @@ async def test_a_running_task_is_followed_to_its_end_after_the_crash(tmp_path: P
         request = await r.stored(request_id)
         assert request.state is ChangeState.RUNNING
         assert request.task_id is not None
+        record = await r.slack_record(request_id)
         assert r.name() != "mid-task", "the task ended before the kill: nothing was left to follow"
         status = r.slack.calls("chat.postMessage")[-1]
         assert STATUS in status.args["text"]
@@ -267,10 +280,10 @@ async def test_a_running_task_is_followed_to_its_end_after_the_crash(tmp_path: P
         assert r.name() == "mid-task"
         shown = r.slack.message(CHANNEL, status.response["ts"])["text"]
         if at == "while-it-is-polled":
-            assert request.progress_ts == status.response["ts"]
+            assert record.progress_ts == status.response["ts"]
             assert "succeeded" in shown, "the restarted bot did not update the status message in place"
         else:  # stored as being posted: its ts is unknown, so it stays as it was, and no second one is posted
-            assert request.progress_ts == ""
+            assert record.progress_ts == ""
             assert "running" in shown
 
         await r.bot.killed()
@@ -289,7 +302,8 @@ async def test_an_end_saved_but_not_shown_is_shown_after_the_crash(tmp_path: Pat
         await r.bot.killed()
         request = await r.stored(request_id)
         assert request.state is ChangeState.SUCCEEDED
-        assert VERIFIED in request.final_reply
+        assert request.end is EndKind.TASK_SUCCEEDED or request.end is EndKind.APPLIED_NO_TASK
+        assert (await r.slack_record(request_id)).shown_end == ""  # saved, not shown
         status = next(c for c in r.slack.calls("chat.postMessage") if STATUS in c.args["text"])
         assert "running" in r.slack.message(CHANNEL, status.response["ts"])["text"]
         assert not [text for text in r.client.thread(card) if VERIFIED in text]
@@ -302,6 +316,6 @@ async def test_an_end_saved_but_not_shown_is_shown_after_the_crash(tmp_path: Pat
         assert "succeeded" in r.slack.message(CHANNEL, status.response["ts"])["text"]
         assert "succeeded" in r.slack.message(CHANNEL, card["ts"])["text"]
         assert r.sim.state.received(MODIFY) == 1
-        await asyncio.sleep(1.0)  # the reply is forgotten (saved) just after it is posted
+        await asyncio.sleep(1.0)  # the end is recorded as shown just after the reply is posted
         await r.bot.killed()
-        assert (await r.stored(request_id)).final_reply == ""
+        assert (await r.slack_record(request_id)).shown_end == end_key(await r.stored(request_id))
