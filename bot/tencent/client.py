@@ -71,7 +71,12 @@ TASK = "DescribeVpcTaskResult"
 NOT_FOUND = "InvalidVpnConn.NotFound"
 _JITTER = 0.1
 IN_FLIGHT = 16
-_LIMITS = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+"""Requests of one action in flight at once."""
+ACTIONS_IN_FLIGHT = 4
+"""Actions whose requests may be in flight together (the edit, the two reads, the task poll)."""
+_LIMITS = httpx.Limits(
+    max_connections=IN_FLIGHT * ACTIONS_IN_FLIGHT, max_keepalive_connections=IN_FLIGHT * ACTIONS_IN_FLIGHT
+)
 _DETAIL_MAX = 200
 # The longest error code and codeDesc kept: the API's are under 70 characters (``InvalidParameterValue.Malformed``).
 CODE_MAX = 100
@@ -158,9 +163,12 @@ class BaseVpcClient(Generic[Params]):
         self._limiters = {action: RateLimiter(limit) for action, limit in (rate_limits or {}).items()}
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=_LIMITS)
-        # At most IN_FLIGHT requests at once: more would wait inside httpcore's pool, which re-scans every queued
-        # request on each change (quadratic) and blocks the event loop when a thousand tasks are followed at once.
-        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        # At most IN_FLIGHT requests of an action at once: more would wait inside httpcore's pool, which re-scans
+        # every queued request on each change (quadratic) and blocks the event loop when a thousand tasks are
+        # followed at once. One queue per action: a rate-limited request waits for its slot right after its grant,
+        # so it must never queue behind another action's traffic (grants held back, then sent together, would
+        # arrive at the service faster than the limit).
+        self._in_flight: dict[str, asyncio.Semaphore] = {}
         self._calls: Counter[str] = Counter()
         self._listeners: list[Listener] = []
 
@@ -322,11 +330,18 @@ class BaseVpcClient(Generic[Params]):
             failure = ResponseError(action, f"HTTP {status}: the answer is JSON {error}")
         raise failure
 
+    def _slots(self, action: str) -> asyncio.Semaphore:
+        """The action's in-flight slots (made at its first request)."""
+        slots = self._in_flight.get(action)
+        if slots is None:
+            slots = self._in_flight[action] = asyncio.Semaphore(IN_FLIGHT)
+        return slots
+
     async def _send(self, action: str, request: Mapping[str, Any]) -> Answer:
         """One POST, its answer read whole; past ``MAX_ANSWER_BYTES`` (decoded) a ResponseError, the rest unread."""
         try:
             async with (
-                self._in_flight,
+                self._slots(action),
                 self._http.stream("POST", self._endpoint, timeout=self._timeout, **request) as response,
             ):
                 if response.status_code >= 500:
