@@ -38,6 +38,7 @@ __all__ = ["EXIT_CLOUD", "EXIT_OK", "EXIT_USAGE", "FRONT", "TerminalOperator", "
 
 EXIT_OK, EXIT_CLOUD, EXIT_USAGE = 0, 1, 2
 FRONT = "cli"
+NO_TASK_RUNNING = "applying (no task: reading the connection)"
 CLI_TTL = timedelta(minutes=15)
 """How long a terminal request may wait for its operator's answer (then it expires, and the lock with it)."""
 
@@ -91,7 +92,8 @@ class TerminalNotifier:
             print(f"{self.edit_action} accepted: {label}", file=self.out)
             self.progress_line = await ProgressLine(request.task_id or "", label=label).__aenter__()
         elif progress.step is Step.STATUS and self.progress_line is not None:
-            await self.progress_line.changed(progress.status, progress.elapsed or 0.0)
+            status = NO_TASK_RUNNING if progress.no_task else progress.status
+            await self.progress_line.changed(status, progress.elapsed or 0.0)
         elif progress.step is Step.CHECKING:
             self.reads += 1
             if self.checking is None:

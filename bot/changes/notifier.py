@@ -30,11 +30,13 @@ class Step(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress line: ``status`` is the task's (``running``, ...), ``elapsed`` seconds since sending."""
+    """A progress line: ``status`` is the task's (``running``, ...), ``elapsed`` seconds since sending; ``no_task``:
+    the service keeps no task for the edit, so the connection is read until it shows it (``status`` running)."""
 
     step: Step
     status: str = ""
     elapsed: float | None = None
+    no_task: bool = False
 
 
 class NoteKind(enum.StrEnum):

@@ -331,13 +331,15 @@ class ChangeService:
         shown = "running"
 
         async def on_change(state: TaskState, elapsed: float) -> None:
-            # No task is still "running" here; the end says that there was no task.
+            # No task is still "running" (said once, as no task); the end says that there was no task.
             nonlocal shown
-            status = "running" if state.status is TaskStatus.NO_TASK else state.status.value
+            no_task = state.status is TaskStatus.NO_TASK
+            status = "no task" if no_task else state.status.value
             if state.done or status == shown:
                 return
             shown = status
-            await self.notifier.progress(request, Progress(Step.STATUS, status, elapsed))
+            progress = Progress(Step.STATUS, "running" if no_task else status, elapsed, no_task=no_task)
+            await self.notifier.progress(request, progress)
 
         async def missing(live: VpnConnection) -> list[str] | None:
             nonlocal proposal

@@ -69,7 +69,7 @@ class SlackNotifier:
             if record.has_card and record.progress_ts is None:
                 # Shielded: a graceful stop between posting and saving would otherwise leave a second status message.
                 await asyncio.shield(self._post_status(request, record))
-        elif progress.step is Step.STATUS:
+        elif progress.step is Step.STATUS and not progress.no_task:  # no task: "running" still (one update fewer)
             record = await self.record(request)
             if record.progress_ts:
                 text = words.running_text(request, words.status_words(progress.status), progress.elapsed)
