@@ -50,7 +50,7 @@ class Recorded(Background):
         super().__init__()
         self.names: list[str] = []
 
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> Any:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str, *, after: Any = None) -> Any:
         self.names.append(name)
         work.close()
         return None

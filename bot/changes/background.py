@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 log = logging.getLogger("bot.changes")
@@ -23,9 +23,11 @@ class Background:
     def __len__(self) -> int:
         return len(self.tasks)
 
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run ``work`` in the background; a failure is logged, never lost."""
-        task = asyncio.create_task(work, name=name)
+    def spawn(
+        self, work: Coroutine[Any, Any, Any], name: str, *, after: Callable[[], Awaitable[None]] | None = None
+    ) -> asyncio.Task[Any]:
+        """Run ``work`` in the background (once ``after()`` returns, when given); a failure is logged, never lost."""
+        task = asyncio.create_task(work if after is None else _after(after, work), name=name)
         self.tasks.add(task)
         task.add_done_callback(self._finished)
         return task
@@ -47,3 +49,11 @@ class Background:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background work %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def _after(first: Callable[[], Awaitable[None]], work: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        await first()
+        return await work
+    finally:
+        work.close()  # a no-op once awaited; no "never awaited" warning when cancelled before it started

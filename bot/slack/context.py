@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from bot.changes.service import utc_now
 from bot.config import Settings
 from bot.slack.cards import SLACK_FAILURES, ResponseUrl, failure_reason
 from bot.slack.notifier import SlackNotifier
+from bot.slack.quiet import TRIGGER_WAIT_SECONDS, WORK_WAIT_SECONDS, QuietGate
 from bot.store.interface import ChangeStore
 from bot.vpn.connection import VpnConnection
 
@@ -127,6 +128,8 @@ class BotContext:
     background: Background
     drafts: DraftCache = field(default_factory=DraftCache)
     clock: Callable[[], datetime] = utc_now
+    quiet: QuietGate = field(default_factory=QuietGate)
+    """Slack requests in progress, so that work left for after an ack waits for a quiet moment."""
     workspace: list[str | None] = field(default_factory=list)
     """``auth.test``'s ``url`` once asked (:meth:`workspace_url`)."""
 
@@ -134,6 +137,12 @@ class BotContext:
     def session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session the Web API client shares (answers on a ``response_url`` reuse it)."""
         return self.client.session
+
+    def after_ack(self, work: Coroutine[Any, Any, Any], name: str, *, trigger: bool = False) -> None:
+        """Run ``work`` once Slack's requests give the loop a moment (:mod:`bot.slack.quiet`); ``trigger``: it
+        opens a modal, whose ``trigger_id`` expires, so it waits less."""
+        wait = TRIGGER_WAIT_SECONDS if trigger else WORK_WAIT_SECONDS
+        self.background.spawn(work, name, after=lambda: self.quiet.wait(wait))
 
     async def workspace_url(self) -> str | None:
         """The workspace's URL (``auth.test``, asked once), from which a card's permalink is made for other fronts

@@ -1,8 +1,9 @@
 """Every Bolt listener, by kind (as Slack's starter template lays them out), registered in one place.
 
 Each listener is a module-level function that Bolt calls with its arguments by name; it acks at once (Bolt's own
-ack-first: within Slack's 3 s) and leaves the work to a plain background task. The app's middleware
-(:func:`inject`) hands each one the running bot's :class:`~bot.slack.context.BotContext` in Bolt's ``context``.
+ack-first: within Slack's 3 s) and leaves the work to a background task that starts once Slack's requests give the
+loop a moment (:mod:`bot.slack.quiet`). The app's middleware hands each one the running bot's
+:class:`~bot.slack.context.BotContext` in Bolt's ``context``, and counts the requests in progress.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
 
     async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # Bolt passes by name
         context[CONTEXT_KEY] = ctx
-        return await next()
+        with ctx.quiet.request():
+            return await next()
 
     app.use(inject)
     app.command("/vpn")(commands.vpn_command)

@@ -24,7 +24,7 @@ async def approve_clicked(
         return
     approver = str(body.get("user", {}).get("id", ""))
     say = approvals.ephemeral_say(cards.ResponseUrl.of(respond, ctx.session))
-    ctx.background.spawn(approvals.approve(ctx, request_id, approver, say), f"approve-{request_id}")
+    ctx.after_ack(approvals.approve(ctx, request_id, approver, say), f"approve-{request_id}")
 
 
 async def reject_clicked(
@@ -43,7 +43,7 @@ async def reject_clicked(
     say = approvals.ephemeral_say(cards.ResponseUrl.of(respond, ctx.session))
     user_id = str(body.get("user", {}).get("id", ""))
     asking = approvals.ask_reason(ctx, client, request_id, user_id, body.get("trigger_id"), say)
-    ctx.background.spawn(asking, "reject-reason")
+    ctx.after_ack(asking, "reject-reason", trigger=True)
 
 
 async def edit_clicked(
@@ -67,4 +67,4 @@ async def edit_clicked(
         channel,
         cards.ResponseUrl.of(respond, ctx.session),
     )
-    ctx.background.spawn(opening, "open-edit-modal")
+    ctx.after_ack(opening, "open-edit-modal", trigger=True)

@@ -31,11 +31,11 @@ async def vpn_command(
             body.get("channel_id"),
             reply_to,
         )
-        ctx.background.spawn(opening, "open-edit-modal")
+        ctx.after_ack(opening, "open-edit-modal", trigger=True)
         return
     if verb in ("list", "show", "status") and (argument or verb == "list"):
         await ack()
-        ctx.background.spawn(replies.reply(ctx, client, verb, argument, reply_to), f"vpn-{verb}")
+        ctx.after_ack(replies.reply(ctx, client, verb, argument, reply_to), f"vpn-{verb}")
         return
     note = "" if verb == "help" else f"I don't know `/vpn {esc_visible(' '.join(words)[:100])}`."
     await ack(response_type="ephemeral", text="/vpn help", blocks=blocks.help_message(note))

@@ -50,7 +50,7 @@ async def edit_submitted(
     await ack()
     ctx.drafts.pop(str(view.get("id", "")))
     posting = modals.post_change(ctx, client, request, key, draft.origin_channel, draft.reply_to)
-    ctx.background.spawn(posting, "post-change")
+    ctx.after_ack(posting, "post-change")
 
 
 async def reject_submitted(
@@ -65,4 +65,4 @@ async def reject_submitted(
     reason = str((block.get(blocks.REASON_BLOCK) or {}).get("value") or "")[:500]
     user_id = str(body.get("user", {}).get("id", ""))
     rejecting = approvals.reject(ctx, request_id, user_id, reason, approvals.direct_say(client, user_id))
-    ctx.background.spawn(rejecting, "reject")
+    ctx.after_ack(rejecting, "reject")
