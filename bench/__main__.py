@@ -118,6 +118,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 for name in servers:
                     print(f"{name} ...", file=sys.stderr, flush=True)
                     begun = time.monotonic()
+                    quiet = OtherLoad(pids=[load.child.process.pid] if load.child.process else [])
                     try:
                         outcome = await BENCHMARKS[name](sizes, workdir, load, args.profile)
                     except Exception as error:  # one broken benchmark must not hide the others' figures
@@ -126,13 +127,17 @@ async def main(argv: Sequence[str] | None = None) -> int:
                         continue
                     rows += outcome[0]
                     notes += outcome[1]
-                    print(f"{name}: {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
+                    took = time.monotonic() - begun
+                    if (during := quiet.text(took)) is not None:
+                        host[f"CPU taken by other processes during {name}"] = during
+                    print(f"{name}: {took:.0f} s; CPU taken by other processes: {during}", file=sys.stderr, flush=True)
     seconds = time.monotonic() - clock
     if (other_cpu := others.text(seconds)) is not None:
         host["CPU taken by other processes during the run"] = other_cpu
+        print(f"CPU taken by other processes during the run: {other_cpu}", file=sys.stderr, flush=True)
     # The figures first, so nothing after them (the notes) can lose a run's worth of measurements.
     if args.json:
-        write_json(args.json, rows, failures + notes)
+        write_json(args.json, rows, failures + notes, host)
     print(text_table(rows), flush=True)
     try:
         notes = failures + closing_notes(rows) + why(rows) + notes
@@ -144,7 +149,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         print(f"- {note}")
     command = shown_command(sys.argv[1:])
     if args.json:
-        write_json(args.json, rows, notes)
+        write_json(args.json, rows, notes, host)
     full = not args.smoke and not args.size and set(chosen) == set(ORDER)
     if (args.write or full) and not args.no_write:
         write_markdown(RESULTS, rows, command=command, host=host, started=started, seconds=seconds, notes=notes)

@@ -14,21 +14,33 @@ from bench.results import Row
 WHY: dict[str, str] = {
     "ack.": (
         "Ack latency: 20 clients that send again as soon as they are answered keep the server always busy, so an "
-        "ack waits behind whatever else is runnable on the one event loop. Shipped: acks first "
-        "(`bot/slack/ackfirst.py`): the work after an ack waits until no request has arrived for 15 ms (at most "
-        "150 ms for views.open, 2 s for the rest), so during a burst the loop answers acks and little else; "
-        "connections read once per unchanged DescribeVpnConn item; help, lists and forms rendered once; "
-        "response-URL answers over the shared session. What is left above the baseline is vpnbot's own share of "
-        "each request (its middleware and listener, on top of Bolt's) and views.open calls whose 150 ms came due "
-        "inside a burst. Profile with `python -m bench --only ack --profile DIR`."
+        "ack waits behind whatever else is runnable on the one event loop. In vpnbot that includes the work each "
+        "listener leaves after its ack, a plain asyncio task started at once (`bot/changes/background.py`): the "
+        "modal's store lookup, views.open, DescribeVpnConn and form, the list's reply on the response URL, an "
+        "approval's edit and its follow; the bare Bolt app has none. Profiled (cProfile of the bot in `--only ack`, "
+        "2026-12-01): most of the bot's CPU is Block Kit rendered through slack_sdk's model objects (`to_dict` with "
+        "its `validate_json` on every object), in one synchronous piece a message: `blocks.connection_list` about "
+        "22 ms a `/vpn list` reply (44 sections with buttons), `blocks.edit_form_rendered` about 17 ms a form, "
+        "nothing kept between requests (profiled times, so inflated); an ack that arrives meanwhile waits for "
+        "them. Shipped: `/vpn list` reads a short cache of listings (`bot/cloud.py`, emptied by every change); "
+        "response-URL answers go over the bot's shared session. Profile with `python -m bench --only ack --profile "
+        "DIR`."
+    ),
+    "trigger.": (
+        "Trigger: the loading modal is opened by the task the `/vpn edit` listener starts after its ack "
+        "(`bot.slack.modals.open_edit_modal`): a store lookup for an open change, then views.open, before "
+        "DescribeVpnConn, so the cloud's hold does not delay it; what does is the other work runnable on the loop "
+        "when the 20 commands come together (their acks and the other tasks), against the bare Bolt app's views.open "
+        "right after its ack in the baseline column. Profile with `python -m bench --only trigger --profile DIR`."
     ),
     "many.": (
         "Many changes: shipped, in-flight cloud calls are capped at 16 (httpcore's pool re-scans every queued request "
-        "on each change, quadratic), task polls are spread by +-20 % and take a turn in the background lane (4 at a "
-        "time, once the loop is quiet), as do status posts and task endings; full garbage collections run at quiet "
-        "moments. What is left of ack p99 under load against idle: the 1,000 Approve clicks themselves (20 at a time: "
-        "the trickle waits behind Bolt's work on them, as it would in a bare Bolt app) and full collections (~40-60 "
-        "ms with 1,000 changes followed) that outlast the quiet moment they started in."
+        "on each change, quadratic) and task polls are spread by +-20 %; every piece of post-ack work (the edit, its "
+        "follow, status posts, the final reply) is a plain asyncio task on the same loop as the acks, and garbage "
+        "collection runs at Python's default thresholds, whenever they are reached. What is left of lag and of ack "
+        "p99 under load against idle: the 1,000 Approve clicks themselves (20 at a time: the trickle waits behind "
+        "Bolt's work on them, as in the bare Bolt app of the lag's baseline column), the work after them, and "
+        "collections with 1,000 changes' objects alive (see the garbage collection figures in the notes)."
     ),
     "signing.tc3": (
         "TC3: the UTC date of the scope and the derived signing key are cached per day and per (key, date, service)."

@@ -31,8 +31,8 @@ from typing import Any
 
 import dialect
 
-from bench.harness import Card, Fixtures, LoadGen, fixtures, summary
-from bench.results import Row, Target, compared
+from bench.harness import Card, Fixtures, LoadGen, Server, fixtures, summary
+from bench.results import OtherLoad, Row, Target, compared
 from bench.sizes import Sizes
 from bench.stats import Summary
 from bench.world import bench_world, conn_id, conn_name
@@ -126,6 +126,7 @@ async def flow(
         await fx.quiet(0.5)
 
     before_clicks = await bot.probe(reset=True)
+    others = OtherLoad(pids=own_pids(load, bot))
     if sample is not None:
         await load.trickle_start("load", bot.url, help_body, sizes.trickle_interval)
     clock, clock_wall = time.monotonic(), time.time()
@@ -135,6 +136,7 @@ async def flow(
     await fx.slack.wait_finals(n, timeout=sizes.many_task_seconds * 6 + 240 + n * 0.6)
     finishing = time.monotonic() - clock
     loaded = await bot.probe(reset=True)
+    loaded["others"] = others.text(finishing)
     state = fx.sim.state
     gaps, missing = landed_to_reply(fx, n)
     if sample is not None:
@@ -268,12 +270,14 @@ async def run(
         f"{started['rss_kib'] / mib:.0f} MiB at start. Trickle of /vpn help every {sizes.trickle_interval * 1000:.0f} "
         f"ms: {len(idle)} idle, {len(under_load)} under load (p50 {idle_ack.p50:.1f} → {load_ack.p50:.1f} ms, max "
         f"{idle_ack.max:.0f} → {load_ack.max:.0f} ms); answers other than HTTP 200 (or none within 30 s): {errors}. "
-        f"Garbage collection in the bot during the load: {gc_text(loaded['gc'])}.",
+        f"Garbage collection in the bot during the load: {gc_text(loaded['gc'])}. CPU taken by other processes "
+        f"from the first click to the last final reply: {loaded.get('others')}.",
         f"Many, event-loop lag baseline: a bare Bolt app whose listeners only ack() (bench.serve), under the same "
         f"requests as the bot's lag window: the {len(sample['cards'])} Approve clicks (20 at a time, sent in "
         f"{bare.clicking:.1f} s) and the /vpn help trickle, for as long as the bot's window ({bare.seconds:.0f} s); "
         f"lag p50 {bare.lag['p50']:.2f} ms over {bare.lag['count']} samples, its trickle's ack p99 "
-        f"{summary(bare.trickle).p99:.1f} ms. Garbage collection in it: {gc_text(bare.gc)}.",
+        f"{summary(bare.trickle).p99:.1f} ms. Garbage collection in it: {gc_text(bare.gc)}. CPU taken by other "
+        f"processes over that window: {bare.others}.",
         flow_note("Many, limits", main, n),
         flow_note("Many, baseline (neither the client nor the simulator limiting)", unlimited, n),
         flow_note("Many, modifyTask (DescribeVpcTaskResult knows each edit's RequestId), limits", with_task, n),
@@ -290,6 +294,12 @@ class Bare:
     trickle: list[Any]
     clicking: float
     seconds: float
+    others: str | None
+
+
+def own_pids(load: LoadGen, server: Server) -> list[int]:
+    """The benchmark's live children (the load generator, the server): their CPU is not other processes'."""
+    return [child.process.pid for child in (load.child, server.child) if child.process is not None]
 
 
 async def bare_lag(sizes: Sizes, fx: Fixtures, load: LoadGen, cards: list[Card], seconds: float) -> Bare:
@@ -301,6 +311,7 @@ async def bare_lag(sizes: Sizes, fx: Fixtures, load: LoadGen, cards: list[Card],
     clicks = [fx.click(card) for card in cards]
     await fx.quiet(0.5)
     await server.probe(reset=True)
+    others = OtherLoad(pids=own_pids(load, server))
     await load.trickle_start("bare", server.url, fx.command("help")[1], sizes.trickle_interval)
     clock = time.monotonic()
     await fx.post_all(server.url, clicks)
@@ -308,8 +319,9 @@ async def bare_lag(sizes: Sizes, fx: Fixtures, load: LoadGen, cards: list[Card],
     window = min(seconds, BARE_WINDOW_MAX)
     await asyncio.sleep(max(0.0, window - (time.monotonic() - clock)))
     loaded = await server.probe(reset=True)
+    took = time.monotonic() - clock
     trickle = await load.trickle_stop("bare")
-    return Bare(loaded["lag"], loaded["gc"], trickle, clicking, time.monotonic() - clock)
+    return Bare(loaded["lag"], loaded["gc"], trickle, clicking, took, others.text(took))
 
 
 def limit_rows(key: str, label: str, flow: Flow, baseline: Flow | None) -> list[Row]:

@@ -199,17 +199,34 @@ def _own_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-class OtherLoad:
-    """How much CPU processes other than the benchmarks' took during the run: is the machine quiet enough?"""
+def _process_seconds(pid: int) -> float:
+    """CPU time of a live process (``/proc/PID/stat``: utime + stime), 0 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self) -> None:
-        self._busy, self._own = _busy_seconds(), _own_seconds()
+
+class OtherLoad:
+    """How much CPU processes other than the benchmarks' took during the run: is the machine quiet enough?
+
+    ``pids`` are the benchmarks' own children that stay alive over the span measured (the load generator): their CPU
+    is the benchmarks', though it is not yet in ``RUSAGE_CHILDREN``."""
+
+    def __init__(self, pids: Sequence[int] = ()) -> None:
+        self._pids = tuple(pids)
+        self._busy, self._own = _busy_seconds(), self._own_now()
+
+    def _own_now(self) -> float:
+        return _own_seconds() + sum(_process_seconds(pid) for pid in self._pids)
 
     def text(self, seconds: float) -> str | None:
         busy = _busy_seconds()
         if busy is None or self._busy is None:
             return None
-        others = max(0.0, (busy - self._busy) - (_own_seconds() - self._own))
+        others = max(0.0, (busy - self._busy) - (self._own_now() - self._own))
         share = others / max(seconds, 1e-9) * 100
         return f"{others:.0f} s, {share:.0f}% of one core on average (the benchmarks' own processes excluded)"
 
@@ -251,5 +268,8 @@ def write_markdown(
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def write_json(path: Path, rows: Sequence[Row], notes: Sequence[str]) -> None:
-    path.write_text(json.dumps({"rows": [r.to_json() for r in rows], "notes": list(notes)}, indent=2), encoding="utf-8")
+def write_json(path: Path, rows: Sequence[Row], notes: Sequence[str], host: dict[str, str] | None = None) -> None:
+    data: dict[str, object] = {"rows": [r.to_json() for r in rows], "notes": list(notes)}
+    if host is not None:
+        data["machine"] = host
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")

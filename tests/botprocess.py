@@ -47,6 +47,7 @@ def bot_env(slack: SlackStandin, sim: SimServer, state_path: Path, **overrides: 
     """The environment of a bot talking to ``slack`` and ``sim`` with its state in ``state_path``: fast task
     polling, a short cloud timeout, and ``overrides`` (variable names as they are, e.g. ``VPNBOT_TASK_DEADLINE``)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("VPNBOT_", "TENCENTCLOUD_", "SLACK_"))}
+    keep.pop("PYTHONDONTWRITEBYTECODE", None)  # each start would compile bot/ again: see conftest.py
     return {
         **keep,
         "SLACK_BOT_TOKEN": slack.bot_token,
@@ -169,21 +170,37 @@ async def running(env: dict[str, str], workdir: Path) -> AsyncIterator[BotProces
 
 class HoldingSlackStandin(SlackStandin):
     """The stand-in, able to hold its answer to a Web API method after it has done the work (the message is
-    posted, yet the answer with its ``ts`` is slow): a bot killed meanwhile never learns what Slack did."""
+    posted, yet the answer with its ``ts`` is slow): a bot killed meanwhile never learns what Slack did.
+
+    A held answer waits at most its ``seconds``, and no longer than until ``release()``, which ``stop()`` calls
+    first: a hold outlasting the bot it was meant for ends with the test, instead of keeping the stand-in's
+    shutdown waiting for the handler to finish sleeping it out."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._holds: dict[str, list[float]] = {}
+        self._released = asyncio.Event()
 
     def hold(self, method: str, seconds: float, times: int = 1) -> None:
         """Hold the answers to the next ``times`` calls of ``method`` for ``seconds`` each."""
+        self._released.clear()
         self._holds.setdefault(method, []).extend([seconds] * times)
+
+    def release(self) -> None:
+        """Answer every held call now (its Slack work is done already), and hold none of those still to come."""
+        self._holds.clear()
+        self._released.set()
+
+    async def stop(self) -> None:
+        self.release()
+        await super().stop()
 
     async def _on_api(self, request: web.Request) -> web.StreamResponse:
         answer = await super()._on_api(request)
         holds = self._holds.get(request.match_info["method"])
         if holds:
-            await asyncio.sleep(holds.pop(0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), holds.pop(0))
         return answer
 
 

@@ -482,21 +482,7 @@ async def test_token_and_sha1_are_sent_when_configured(cloud: FakeCloud) -> None
     assert SECRET_KEY not in repr(credentials)
 
 
-async def test_aclose_closes_only_its_own_http_client() -> None:
-    mine = httpx.AsyncClient(transport=httpx.MockTransport(FakeCloud().handle))
-    async with VpcClient(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), http=mine):
-        pass
-    assert not mine.is_closed
-    await mine.aclose()
-    own = VpcClient(Credentials(SECRET_ID, SecretStr(SECRET_KEY)))
-    await own.aclose()
-    assert own._http.is_closed
-
-
-@pytest.mark.parametrize("options", [{"endpoint": "vpc.api.qcloud.com/v2"}, {"timeout": 0}, {"read_attempts": 0}])
-def test_bad_options(options: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=r"endpoint|need"):
-        VpcClient(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), **options)
+# aclose and bad options: test_client_v3_unit.py, for both dialects' clients.
 
 
 # --- secrets ------------------------------------------------------------------------------------------------------

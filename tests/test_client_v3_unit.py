@@ -678,18 +678,33 @@ async def test_make_client_v3_against_the_stand_in(cloud: StandIn) -> None:
         assert vpc.calls == {DESCRIBE: 1}
 
 
-async def test_aclose_closes_only_its_own_http_client() -> None:
+# Both dialects' clients (API 2.0's ``VpcClient`` is tested on its own in test_client_unit.py).
+
+
+@pytest.mark.parametrize("cls", [VpcClient, VpcClientV3], ids=["v2", "v3"])
+async def test_aclose_closes_only_its_own_http_client(cls: type[VpcClient]) -> None:
     mine = httpx.AsyncClient()
-    async with VpcClientV3(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), http=mine):
+    async with cls(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), http=mine):
         pass
     assert not mine.is_closed
     await mine.aclose()
+    own = cls(Credentials(SECRET_ID, SecretStr(SECRET_KEY)))
+    await own.aclose()
+    assert own._http.is_closed
 
 
-@pytest.mark.parametrize("options", [{"endpoint": "vpc.tencentcloudapi.com"}, {"timeout": 0}, {"read_attempts": 0}])
-def test_bad_options(options: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("cls", "options"),
+    [
+        (VpcClient, {"endpoint": "vpc.api.qcloud.com/v2"}),  # no scheme
+        (VpcClientV3, {"endpoint": "vpc.tencentcloudapi.com"}),
+        *((cls, options) for cls in (VpcClient, VpcClientV3) for options in ({"timeout": 0}, {"read_attempts": 0})),
+    ],
+    ids=["v2-endpoint", "v3-endpoint", "v2-timeout", "v2-read_attempts", "v3-timeout", "v3-read_attempts"],
+)
+def test_bad_options(cls: type[VpcClient], options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"endpoint|need"):
-        VpcClientV3(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), **options)
+        cls(Credentials(SECRET_ID, SecretStr(SECRET_KEY)), **options)
 
 
 # --- secrets ------------------------------------------------------------------------------------------------------

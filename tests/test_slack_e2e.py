@@ -82,6 +82,7 @@ async def test_the_whole_happy_path(tmp_path: Path) -> None:
         assert NEW_PSK not in json.dumps([c.args for c in calls])
 
 
+@dialect.no_edit
 async def test_errors_show_inline_and_nothing_is_sent(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         view = await h.open_form()
@@ -108,6 +109,7 @@ async def test_errors_show_inline_and_nothing_is_sent(tmp_path: Path) -> None:
         assert h.sim.state.received(MODIFY) == 0
 
 
+@dialect.no_edit
 async def test_a_submission_that_changes_nothing_is_refused(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         view = await h.open_form()
@@ -118,6 +120,7 @@ async def test_a_submission_that_changes_nothing_is_refused(tmp_path: Path) -> N
         assert h.slack.calls("chat.postMessage") == []
 
 
+@dialect.no_edit
 async def test_reject_with_a_reason(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         card = await h.propose({"vpnConnName": "to-be-rejected"})
@@ -138,6 +141,7 @@ async def test_reject_with_a_reason(tmp_path: Path) -> None:
         assert h.sim.state.received(MODIFY) == 0
 
 
+@dialect.no_edit
 @pytest.mark.parametrize(
     ("clicker", "expected"), [(STRANGER, "cannot approve"), (REQUESTER, "someone else must approve")]
 )
@@ -224,6 +228,7 @@ async def test_a_restarted_bot_finishes_the_thread(tmp_path: Path) -> None:
         assert h.connection()["vpnConnName"] == "survives-restart"
 
 
+@dialect.no_edit
 async def test_a_429_from_slack_is_retried(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         h.slack.rate_limit("chat.postMessage", times=1, retry_after=0)
@@ -232,6 +237,7 @@ async def test_a_429_from_slack_is_retried(tmp_path: Path) -> None:
         assert len(h.slack.rate_limited_calls) == 1
 
 
+@dialect.local_only
 async def test_bad_signatures_and_stale_timestamps_get_401(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         body = slash_command(f"edit {SEED_CONN}", trigger_id=h.slack.new_trigger_id())
@@ -241,6 +247,7 @@ async def test_bad_signatures_and_stale_timestamps_get_401(tmp_path: Path) -> No
         assert h.slack.calls() == []
 
 
+@dialect.no_edit
 async def test_one_open_change_per_connection(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.propose({"vpnConnName": "first"})
@@ -251,6 +258,7 @@ async def test_one_open_change_per_connection(tmp_path: Path) -> None:
         assert len(h.slack.calls("views.open")) == opens
 
 
+@dialect.no_edit
 async def test_help_list_show_status(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         response = await h.command("help")
@@ -277,6 +285,7 @@ async def test_help_list_show_status(tmp_path: Path) -> None:
         assert card["ts"]
 
 
+@dialect.no_edit
 async def test_the_edit_modal_opens_at_once_even_when_the_cloud_is_slow(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         h.sim.state.update_faults({"latency": {"DescribeVpnConn": 2.0}})
@@ -293,6 +302,7 @@ async def test_the_edit_modal_opens_at_once_even_when_the_cloud_is_slow(tmp_path
         assert updated.response["ok"] is True
 
 
+@dialect.no_edit
 async def test_a_cloud_error_while_loading_replaces_the_form(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.command("edit vpnx-notthere")
@@ -300,6 +310,7 @@ async def test_a_cloud_error_while_loading_replaces_the_form(tmp_path: Path) -> 
         assert "NotFound" in json.dumps(updated.args["view"])
 
 
+@dialect.no_edit
 async def test_cards_go_to_the_approval_channel(tmp_path: Path) -> None:
     async with harness(tmp_path, vpnbot_approval_channel="C0APPROVALS") as h:
         view = await h.open_form()
@@ -308,6 +319,7 @@ async def test_cards_go_to_the_approval_channel(tmp_path: Path) -> None:
         assert card_call.args["channel"] == "C0APPROVALS"
 
 
+@dialect.no_edit
 async def test_an_unanswered_card_expires_and_a_late_click_is_refused(tmp_path: Path) -> None:
     async with harness(tmp_path, vpnbot_request_ttl="1s") as h:
         card = await h.propose({"vpnConnName": "too-late"})
@@ -328,6 +340,7 @@ async def test_an_unanswered_card_expires_and_a_late_click_is_refused(tmp_path: 
         assert h.sim.state.received(MODIFY) == 0
 
 
+@dialect.local_only
 async def test_list_needs_a_vpc_or_gateway_id(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.command("list office")
