@@ -235,10 +235,11 @@ async def test_no_secret_reaches_any_output(
     assert await asyncio.to_thread(cli, "audit", "--json") == 0
     exported = capsys.readouterr()
     records = json.loads(exported.out)
-    assert [r["action"] for r in records].count("created") == 3
-    # applied, failed (after running; with no task, concluded from reads: unknown first), rejected
-    assert len(records) == 5 + (6 if dialect.behaviour() == "v3" else 5) + 2
-    assert sum(r["detail"].get("psk_changed") is True for r in records) == 3
+    assert [r["action"] for r in records].count("created") == 5
+    # applied, failed (after running; with no task, concluded from reads: unknown first), rejected; then the two
+    # terminal edits, each created, approved by its operator, sent, running, succeeded
+    assert len(records) == 5 + (6 if dialect.behaviour() == "v3" else 5) + 2 + 2 * 5
+    assert sum(r["detail"].get("psk_changed") is True for r in records) == 5
     assert "preSharedKey" in listing.out
 
     # everything captured really was captured
