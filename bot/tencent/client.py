@@ -29,6 +29,7 @@ change down, it does not fail it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -290,25 +291,27 @@ class BaseVpcClient(Generic[Params]):
     ) -> dict[str, Any]:
         """One signed request, after the action's rate-limit turn (unless ``limited`` is False: the caller took
         it); the answer's JSON object when it is a success, else the matching CloudError."""
-        if limited:
-            await self._turn(action)
-        request = self._request(action, params)
-        self._calls[action] += 1
-        started = time.perf_counter()
-        hidden = [self._credentials.secret_key.get_secret_value(), self._credentials.token or "", *scrub]
-        try:
-            answer = await self._send(action, request)
-            body = self._parsed(action, lambda: self._body(action, answer))
-            refusal = self._parsed(action, lambda: self._refusal(action, body, [v for v in hidden if v]))
-        except CloudError as error:
-            log.info("%s attempt %d: %s after %.0f ms", action, attempt, type(error).__name__, _ms(started))
-            raise
-        outcome = "ok" if refusal is None else f"code {str(refusal.code)[:60]}"
-        level = logging.DEBUG if refusal is None else logging.INFO
-        log.log(level, "%s attempt %d: %s in %.0f ms", action, attempt, outcome, _ms(started))
-        if refusal is not None:
-            raise refusal
-        return body
+        slot: contextlib.AbstractAsyncContextManager[Any] = self._slots(action) if limited else contextlib.nullcontext()
+        async with slot:  # the slot first, then the turn: a grant is spent on a request sent at once
+            if limited:
+                await self._turn(action)
+            request = self._request(action, params)
+            self._calls[action] += 1
+            started = time.perf_counter()
+            hidden = [self._credentials.secret_key.get_secret_value(), self._credentials.token or "", *scrub]
+            try:
+                answer = await self._send(action, request, slot_held=limited)
+                body = self._parsed(action, lambda: self._body(action, answer))
+                refusal = self._parsed(action, lambda: self._refusal(action, body, [v for v in hidden if v]))
+            except CloudError as error:
+                log.info("%s attempt %d: %s after %.0f ms", action, attempt, type(error).__name__, _ms(started))
+                raise
+            outcome = "ok" if refusal is None else f"code {str(refusal.code)[:60]}"
+            level = logging.DEBUG if refusal is None else logging.INFO
+            log.log(level, "%s attempt %d: %s in %.0f ms", action, attempt, outcome, _ms(started))
+            if refusal is not None:
+                raise refusal
+            return body
 
     async def _turn(self, action: str) -> None:
         """Wait until ``action`` may be sent without passing its rate limit (at once when it has none)."""
@@ -337,11 +340,15 @@ class BaseVpcClient(Generic[Params]):
             slots = self._in_flight[action] = asyncio.Semaphore(IN_FLIGHT)
         return slots
 
-    async def _send(self, action: str, request: Mapping[str, Any]) -> Answer:
-        """One POST, its answer read whole; past ``MAX_ANSWER_BYTES`` (decoded) a ResponseError, the rest unread."""
+    async def _send(self, action: str, request: Mapping[str, Any], *, slot_held: bool = False) -> Answer:
+        """One POST, its answer read whole; past ``MAX_ANSWER_BYTES`` (decoded) a ResponseError, the rest unread.
+        ``slot_held``: the caller holds one of the action's in-flight slots already."""
+        slot: contextlib.AbstractAsyncContextManager[Any] = (
+            contextlib.nullcontext() if slot_held else self._slots(action)
+        )
         try:
             async with (
-                self._slots(action),
+                slot,
                 self._http.stream("POST", self._endpoint, timeout=self._timeout, **request) as response,
             ):
                 if response.status_code >= 500:
