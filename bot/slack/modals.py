@@ -229,12 +229,10 @@ async def post_change(
         return
     channel = ctx.settings.vpnbot_approval_channel or origin_channel
     listing = diffview.overflows(request.diff)
+    workspace = await ctx.workspace_url()  # asked before the card, whose ts is saved right after it is posted
     ts = await cards.post_card(client, channel, request, listing_pending=listing) if channel else None
-    posted = record.with_(
-        channel=channel,
-        card_ts=ts,
-        link=permalink_from(await ctx.workspace_url(), channel or "", ts or "") if ts else None,
-    )
+    link = permalink_from(workspace, channel or "", ts) if ts else None
+    posted = record.with_(channel=channel, card_ts=ts, link=link)
     if ts is not None and listing and not await cards.post_listing(client, channel or "", ts, request):
         await _withdraw_unposted(ctx, client, request, posted, reply_to, "its full list of entries")
         return
