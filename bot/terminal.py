@@ -97,17 +97,17 @@ class TerminalNotifier:
         elif progress.step is Step.CHECKING:
             self.reads += 1
             if self.checking is None:
-                await self._stop_progress()
+                await self.stop_progress()
                 label = f"checking {request.vpn_conn_id}"
                 self.checking = await ProgressLine(
                     request.vpn_conn_id, label=label, ends=frozenset({"live"})
                 ).__aenter__()
             await self.checking.changed(progress.status, progress.elapsed or 0.0)
         elif progress.step is Step.ENDED:
-            await self._stop_progress()
+            await self.stop_progress()
 
     async def note(self, request: ChangeRequest, note: Note) -> None:
-        await self._stop_progress()
+        await self.stop_progress()
         if note.kind in (NoteKind.NO_ANSWER, NoteKind.NO_USABLE_ANSWER):
             self.no_answer = one_line(note.detail)
             answer = "no answer" if note.kind is NoteKind.NO_ANSWER else "no usable answer"
@@ -125,7 +125,7 @@ class TerminalNotifier:
             print(f"vpnbot: {one_line(note.detail) or note.kind.value}", file=self.err)
 
     async def finished(self, request: ChangeRequest) -> None:
-        await self._stop_progress()
+        await self.stop_progress()
         end, label = request.end, _label(request)
         elapsed = f"{request.elapsed_seconds or 0:.1f}s"
         message = one_line(request.outcome_message)
@@ -169,7 +169,7 @@ class TerminalNotifier:
     async def shown(self, request: ChangeRequest) -> bool:
         return True
 
-    async def _stop_progress(self) -> None:
+    async def stop_progress(self) -> None:
         for line in (self.progress_line, self.checking):
             if line is not None:
                 await line.__aexit__(None, None, None)
@@ -296,7 +296,7 @@ async def edit(
             await asyncio.shield(
                 service.reject(request.id, operator.operator, "not confirmed at the terminal", operator)
             )
-        await notifier._stop_progress()
+        await notifier.stop_progress()
     final = await store.get(request.id) or request
     report, status = report_of(final, notifier)
     if as_json:
