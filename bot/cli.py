@@ -37,6 +37,7 @@ from bot.tencent import CloudError
 from bot.terminal import EXIT_CLOUD, EXIT_OK, EXIT_USAGE, one_line
 from bot.vpn.connection import SecretFingerprints
 from bot.vpn.edit import PSK
+from bot.vpn.peer import PeerVendor
 
 FROM_PROMPT = "-"  # preSharedKey=- : ask on the terminal, or read a line of stdin
 FROM_FILE = "@"  # PARAM=@FILE ; PARAM=@- reads stdin ; PARAM=@@TEXT is the value @TEXT
@@ -83,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8800)
     sim.add_argument("--world", help="world JSON file (default: the demo world)")
     sim.add_argument("--task-seconds", type=float, help="how long each edit's task runs")
+    sim.add_argument(
+        "--renegotiate-seconds",
+        type=float,
+        help="how long after an edit or a peer update the simulated tunnel renegotiates (default: the world's, 2)",
+    )
+    sim.add_argument(
+        "--peer",
+        metavar="VPNCONN_ID",
+        help="do not start a simulator: show or update the peer of VPNCONN_ID on the one running at --host/--port",
+    )
+    sim.add_argument(
+        "--peer-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --peer: a peer setting (preSharedKey=..., IKESet.dhGroupName=group14, spdAcl=JSON); repeat for more",
+    )
+    sim.add_argument(
+        "--peer-mirror", action="store_true", help="with --peer: make the peer match the connection as it is now"
+    )
 
     show = commands.add_parser("show", help="a connection's current settings (the key is never shown)")
     show.add_argument("vpn_conn_id", metavar="VPNCONN_ID")
@@ -108,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--yes", action="store_true", help="apply without asking")
     edit.add_argument("--json", action="store_true", help="print the result as JSON")
     edit.add_argument("--sim", action="store_true", help="use the embedded cloud simulator")
+    edit.add_argument(
+        "--peer-config",
+        choices=[str(v) for v in PeerVendor],
+        help="print the peer's half of the change (strongSwan swanctl.conf or Cisco IOS) before asking",
+    )
 
     audit = commands.add_parser(
         "audit",
@@ -287,9 +313,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "sim":
-        from bot.sim.cli import run_sim
+        from bot.sim.cli import run_peer_update, run_sim
 
-        return await run_sim(settings, host=args.host, port=args.port, world=args.world, task_seconds=args.task_seconds)
+        if args.peer:
+            return await run_peer_update(args.host, args.port, args.peer, args.peer_set, args.peer_mirror)
+        if args.peer_set or args.peer_mirror:
+            raise UsageError("--peer-set and --peer-mirror need --peer VPNCONN_ID")
+        return await run_sim(
+            settings,
+            host=args.host,
+            port=args.port,
+            world=args.world,
+            task_seconds=args.task_seconds,
+            renegotiate_seconds=args.renegotiate_seconds,
+        )
     if args.command == "serve":
         from bot.slack.runner import run_bot
 
@@ -315,7 +352,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         fingerprints = SecretFingerprints(store.derived_key("settings-fingerprint"))
         async with open_cloud(settings, sim=args.sim, fingerprints=fingerprints) as cloud:
             return await terminal.edit(
-                settings, cloud, store, args.vpn_conn_id, args.edits, yes=args.yes, as_json=args.json, confirm=_confirm
+                settings,
+                cloud,
+                store,
+                args.vpn_conn_id,
+                args.edits,
+                yes=args.yes,
+                as_json=args.json,
+                confirm=_confirm,
+                peer_vendor=PeerVendor(args.peer_config) if args.peer_config else None,
             )
 
 

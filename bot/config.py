@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     vpnbot_task_poll_max: Duration = timedelta(seconds=30)
     vpnbot_task_deadline: Duration = timedelta(minutes=30)
     vpnbot_settle_window: Duration = timedelta(minutes=2)
+    vpnbot_crypto_policy: Literal["warn", "block"] = "warn"
+    vpnbot_watch: Duration = timedelta(minutes=5)
+    vpnbot_watch_interval: Duration = timedelta(seconds=15)
+    vpnbot_peer_vendor: str | None = None
+    vpnbot_peer_interface: str = Field(default="eth0", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9/._:-]+$")
     vpnbot_sim_task_seconds: float | None = Field(default=None, ge=0)
     vpnbot_sim_world: Path | None = None
 
@@ -92,6 +97,7 @@ class Settings(BaseSettings):
         "vpnbot_task_poll_max",
         "vpnbot_task_deadline",
         "vpnbot_settle_window",
+        "vpnbot_watch_interval",
         mode="before",
     )
     @classmethod
@@ -100,6 +106,22 @@ class Settings(BaseSettings):
         if duration.total_seconds() <= 0:
             raise ValueError("must be longer than zero")
         return duration
+
+    @field_validator("vpnbot_watch", mode="before")
+    @classmethod
+    def _watch(cls, value: Any) -> timedelta:
+        """``0`` turns the watch off; otherwise a duration like the others."""
+        duration = parse_duration(value)
+        if duration.total_seconds() < 0:
+            raise ValueError("must not be negative (0 turns the watch off)")
+        return duration
+
+    @field_validator("vpnbot_peer_vendor")
+    @classmethod
+    def _vendor(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._ -]{1,40}(/[A-Za-z0-9._ -]{1,40}){0,2}", value):
+            raise ValueError("write the vendor as VENDOR[/PLATFORM[/VERSION]], e.g. cisco/ios")
+        return value or None
 
     @field_validator("vpnbot_cloud_endpoint", "slack_api_url")
     @classmethod

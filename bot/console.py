@@ -10,7 +10,7 @@ import io
 import sys
 import time
 import warnings
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TextIO
 
 from rich.box import Box
@@ -22,8 +22,11 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.tencent import TaskId
+from bot.vpn.change import ChangeRequest
 from bot.vpn.connection import VpnConnection
+from bot.vpn.crypto import CryptoReview
 from bot.vpn.diff import DiffRow
+from bot.vpn.impact import impact_of
 from bot.vpn.params import PARAMS, PARAMS_BY_NAME, SETTING_NAMES, Kind, SpdPolicy, Value, shown_value, visible
 
 SPINNER_NAME = "line"  # rich's ASCII spinner (the old one's frames): shown alike on any terminal
@@ -170,10 +173,50 @@ def _cell(name: str, connection: VpnConnection) -> str:
     return shown_value(PARAMS_BY_NAME[name], connection.settings[name]) or "(empty)"
 
 
-def render_diff(rows: Sequence[DiffRow]) -> str:
-    """The diff as a table: parameter, current, proposed (the key only as ``(hidden)`` and ``changed``)."""
+def render_diff(rows: Sequence[DiffRow], marks: Mapping[str, str] | None = None) -> str:
+    """The diff as a table: parameter, current, proposed (the key only as ``(hidden)`` and ``changed``), and, when
+    ``marks`` (by parameter) has any, a ``crypto`` column marking what the review found in the change."""
+    if marks:
+        marked = [(r.name, r.current, r.proposed, marks.get(r.name, "")) for r in rows]
+        return table(("parameter", "current", "proposed", "crypto"), marked)
     lines = [(r.name, r.current, r.proposed) for r in rows]
     return table(("parameter", "current", "proposed"), lines)
+
+
+def crypto_marks(review: CryptoReview | None) -> dict[str, str]:
+    """What the crypto review says of each changed parameter, in a word: ``MUST NOT``, ``weaker``, ``stronger``."""
+    if review is None:
+        return {}
+    marks = {s.param: f"stronger ({s.after_level.words})" for s in review.strengthened}
+    marks.update({w.param: f"WEAKER ({w.before_level.words} -> {w.after_level.words})" for w in review.weakened})
+    marks.update({f.param: f"{f.level.words.upper()}: {f.rfc} {f.section}" for f in review.introduced})
+    return marks
+
+
+def render_tunnel(request: ChangeRequest, blocked: str = "") -> str:
+    """What the change does to the tunnel and what the crypto review found, as lines under the diff."""
+    impact = impact_of(request.diff)
+    lines = [f"impact: {impact.headline()}"]
+    lines += [f"  {row.name}: {row.text}" for row in impact.rows]
+    action = impact.peer_action(request.peer or "the customer gateway")
+    if action:
+        lines.append(f"on the peer: {action}")
+    review = request.crypto
+    if review is not None:
+        lines += [f"crypto: brings in {f.text}" for f in review.introduced]
+        lines += [
+            f"crypto: weakens {w.param}: {w.before} ({w.before_level.words}) -> {w.after} ({w.after_level.words})"
+            for w in review.weakened
+        ]
+        if review.only_strengthens:
+            lines.append("crypto: this change only strengthens the crypto")
+        introduced = {(f.param, f.value) for f in review.introduced}
+        lines += [
+            f"crypto: still in the settings: {f.text}" for f in review.proposed if (f.param, f.value) not in introduced
+        ]
+    if blocked:
+        lines.append(f"crypto: VPNBOT_CRYPTO_POLICY=block refuses this change: {blocked}")
+    return "\n".join(visible(line) for line in lines)
 
 
 def json_value(value: Value) -> Any:

@@ -23,16 +23,32 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
 
-from bot.changes import Background, ChangeService, CloudDataError, CloudError, Note, NoteKind, Progress, Step, Word
+from bot.changes import (
+    Background,
+    ChangeService,
+    CloudDataError,
+    CloudError,
+    Note,
+    NoteKind,
+    PeerConfig,
+    Progress,
+    Step,
+    WatchEvent,
+    Word,
+)
+from bot.changes.watching import with_addresses
 from bot.cloud import Cloud
 from bot.config import Settings
-from bot.console import ProgressLine, diff_json, render_diff
+from bot.console import ProgressLine, crypto_marks, diff_json, render_diff, render_tunnel
 from bot.store import OpenRequestExistsError, StoreError, TooManyOpenRequestsError
 from bot.store.interface import ChangeStore
 from bot.vpn.change import ChangeRequest, ChangeState, EndKind
+from bot.vpn.connection import VpnConnection, VpnSettings
 from bot.vpn.diff import diff
 from bot.vpn.edit import propose
 from bot.vpn.params import InvalidParametersError
+from bot.vpn.peer import PeerConfigError, PeerVendor, peer_config
+from bot.vpn.watch import Watch
 
 __all__ = ["EXIT_CLOUD", "EXIT_OK", "EXIT_USAGE", "FRONT", "TerminalOperator", "edit", "operator_name"]
 
@@ -163,6 +179,12 @@ class TerminalNotifier:
         elif end is not EndKind.WITHDRAWN and message:
             print(f"vpnbot: {message}", file=self.err)
 
+    async def peer_config(self, request: ChangeRequest, configs: tuple[PeerConfig, ...]) -> None:
+        return None  # the terminal prints the peer's half before asking (``--peer-config``)
+
+    async def watch(self, request: ChangeRequest, watch: Watch, event: WatchEvent) -> None:
+        return None  # a terminal edit is not watched (see ChangeService.watches)
+
     async def tell(self, person: str, word: Word, request: ChangeRequest) -> None:
         return None
 
@@ -235,15 +257,17 @@ async def edit(
     yes: bool,
     as_json: bool,
     confirm: Any,
+    peer_vendor: PeerVendor | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """The terminal edit (see the module). ``confirm(question)`` asks the operator (an awaitable of bool)."""
+    """The terminal edit (see the module). ``confirm(question)`` asks the operator (an awaitable of bool);
+    ``peer_vendor``: print the peer's half of the change in that vendor's format before asking."""
     out, err = out or sys.stdout, err or sys.stderr
     shown = err if as_json else out
     background = Background()
     notifier = TerminalNotifier(shown, err, cloud.client.edit_action)
-    service = ChangeService(settings, cloud, store, notifier, background, wait_out_unreadable=False)
+    service = ChangeService(settings, cloud, store, notifier, background, wait_out_unreadable=False, watches=False)
     operator = TerminalOperator(operator_name())
     try:
         connection = await service.read(vpn_conn_id)
@@ -282,9 +306,18 @@ async def edit(
         file=shown,
     )
     print(f"change request {request.id} by {operator.operator}", file=shown)
-    print(render_diff(rows), file=shown)
+    print(render_diff(rows, crypto_marks(request.crypto)), file=shown)
+    blocked = service.blocked_reason(request)
+    print(render_tunnel(request, blocked), file=shown)
+    peer_text = _peer_text(peer_vendor, connection, proposal.settings, err) if peer_vendor is not None else None
+    if peer_text:
+        print(f"peer configuration ({peer_vendor}), to apply on {request.peer or 'the peer'}:", file=shown)
+        print(peer_text, file=shown)
     approved = False
     try:
+        if blocked:
+            print(f"vpnbot: VPNBOT_CRYPTO_POLICY=block: {blocked} Nothing was sent.", file=err)
+            return EXIT_USAGE
         if not yes and not await confirm(f"Apply this change to {connection.vpn_conn_id}? [y/N] "):
             print("vpnbot: not confirmed; nothing was sent (use --yes to skip the question)", file=err)
             return EXIT_USAGE
@@ -299,9 +332,20 @@ async def edit(
         await notifier.stop_progress()
     final = await store.get(request.id) or request
     report, status = report_of(final, notifier)
+    if peer_text:
+        report["peerConfig"] = {"vendor": str(peer_vendor), "text": peer_text}
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False), file=out)
     return status
+
+
+def _peer_text(vendor: PeerVendor, connection: VpnConnection, proposed: VpnSettings, err: TextIO) -> str:
+    """The peer's half in ``vendor``'s format, or "" (said on stderr) when that format cannot express it."""
+    try:
+        return peer_config(vendor, with_addresses(connection), proposed)
+    except PeerConfigError as error:
+        print(f"vpnbot: --peer-config {vendor}: {error}", file=err)
+        return ""
 
 
 async def _open_elsewhere(store: ChangeStore, request: ChangeRequest) -> str:

@@ -21,7 +21,7 @@ from slack_requests import (
     slash_command,
     view_submission,
 )
-from slack_standin import SlackStandin
+from slack_standin import Call, SlackStandin
 
 from bot.config import Settings
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, load_world
@@ -60,6 +60,7 @@ def bot_settings(slack: SlackStandin, sim: SimServer, state_path: Path, **overri
         "vpnbot_task_poll_max": "0.2s",
         "vpnbot_task_deadline": "30s",
         "vpnbot_cloud_timeout": "5s",
+        "vpnbot_watch": "0",  # the tests of the watch (test_tunnel_e2e.py) set their own
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -120,8 +121,8 @@ class Harness:
         response = await self.submit(view, changes)
         assert response.status_code == 200
         assert response.text in ("", "null"), response.text
-        posted = await self.slack.wait_for("chat.postMessage", count=before + 1)
-        return self.slack.message(posted[-1].response["channel"], posted[-1].response["ts"])
+        card = await self.next_card(before)
+        return self.slack.message(card.response["channel"], card.response["ts"])
 
     async def propose(self, changes: dict[str, Any], conn: str = SEED_CONN) -> dict[str, Any]:
         """Command, form, submit: the card message as Slack stores it."""
@@ -130,9 +131,18 @@ class Harness:
         response = await self.submit(view, changes)
         assert response.status_code == 200
         assert response.text in ("", "null"), response.text
-        posted = await self.slack.wait_for("chat.postMessage", count=before + 1, timeout=WAIT)
-        card = posted[before]  # the first new post: a long change's listing may follow at once
+        card = await self.next_card(before)
         return self.slack.message(card.response["channel"], card.response["ts"])
+
+    async def next_card(self, before: int) -> Call:
+        """The first top-level message posted after the first ``before`` posts: a card (a long change's listing
+        follows it in its thread, and an earlier change's thread may still be getting replies)."""
+
+        def cards() -> list[Call]:
+            return [c for c in self.slack.calls("chat.postMessage")[before:] if not c.args.get("thread_ts")]
+
+        await self.slack.wait_until(lambda: bool(cards()), timeout=WAIT, what="a new card")
+        return cards()[0]
 
     async def click(self, action_id: str, card: dict[str, Any], user_id: str) -> httpx.Response:
         latest = self.slack.message(CHANNEL, card["ts"])

@@ -67,6 +67,8 @@ async def test_the_default_window_is_one_second_plus_the_margin() -> None:
         "DescribeVpcTaskResult": 20,
         "DescribeVpnConnections": 100,
         "ModifyVpnConnectionAttribute": 100,
+        "DescribeCustomerGatewayVendors": 100,
+        "DownloadCustomerGatewayConfiguration": 100,
     }
 
 

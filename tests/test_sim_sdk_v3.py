@@ -332,3 +332,101 @@ def test_answers_are_exactly_application_json(sim: ThreadedSim) -> None:
     with urllib.request.urlopen(unsigned, timeout=5) as response:
         assert response.headers["Content-Type"] == "application/json"
         assert json.loads(response.read())["Response"]["Error"]["Code"] == "MissingParameter"
+
+
+# --- the other end of the tunnel ----------------------------------------------------------------------------------
+
+
+def vendor_request(**vendor: str) -> dict[str, str]:
+    return {"Platform": "comware", "SoftwareVersion": "V1.0", "VendorName": "h3c", **vendor}
+
+
+def download(vpc: VpcClient, **fields: Any) -> Any:
+    fields = {"VpnGatewayId": GW, "VpnConnectionId": CONN, "CustomerGatewayVendor": vendor_request(), **fields}
+    fields.setdefault("InterfaceName", "GigabitEthernet1/0/1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return vpc.DownloadCustomerGatewayConfiguration(
+            request(models.DownloadCustomerGatewayConfigurationRequest, **fields)
+        )
+
+
+def test_the_sdk_lists_the_customer_gateway_vendors(sim: ThreadedSim) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every field of the answer is one the SDK's models have
+        answer = client(sim).DescribeCustomerGatewayVendors(models.DescribeCustomerGatewayVendorsRequest())
+    listed = [(v.VendorName, v.Platform, v.SoftwareVersion) for v in answer.CustomerGatewayVendorSet]
+    assert {("cisco", "ios", "V15.4"), ("h3c", "comware", "V1.0")} <= set(listed)  # the API document's example
+    assert len(listed) == len(set(listed)) >= 4
+    assert answer.RequestId
+
+
+def test_the_sdk_downloads_a_configuration_from_the_current_settings(sim: ThreadedSim, clock: FakeClock) -> None:
+    vpc = client(sim)
+    before = download(vpc).CustomerGatewayConfiguration
+    assert "key simple sh-office-2019\r\n" in before  # the key in plain text, as the service is assumed to send it
+    assert "dh group2" in before
+    assert "interface GigabitEthernet1/0/1" in before
+    edit = request(
+        models.ModifyVpnConnectionAttributeRequest,
+        VpnConnectionId=CONN,
+        PreShareKey="downloaded-Key-3307",
+        IKEOptionsSpecification={"DhGroupName": "GROUP14"},
+    )
+    vpc.ModifyVpnConnectionAttribute(edit)
+    assert "sh-office-2019" in download(vpc).CustomerGatewayConfiguration  # not landed yet: what is in force
+    advance(sim, clock, 5)
+    after = download(vpc).CustomerGatewayConfiguration
+    assert ("key simple downloaded-Key-3307" in after, "sh-office-2019" in after, "dh group14" in after) == (
+        True,
+        False,
+        True,
+    )
+    for vendor in vpc.DescribeCustomerGatewayVendors(
+        models.DescribeCustomerGatewayVendorsRequest()
+    ).CustomerGatewayVendorSet:
+        text = download(vpc, CustomerGatewayVendor=vendor._serialize()).CustomerGatewayConfiguration
+        assert "downloaded-Key-3307" in text, vendor.VendorName
+        assert text.index("10.100.1.0") < text.index("10.0.1.0"), vendor.VendorName  # the device's side first
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"CustomerGatewayVendor": vendor_request(VendorName="acme")}, "InvalidParameterValue"),
+        ({"CustomerGatewayVendor": vendor_request(SoftwareVersion="V9.9")}, "InvalidParameterValue"),
+        ({"VpnConnectionId": "vpnx-00000000"}, "ResourceNotFound"),
+        ({"VpnConnectionId": BJ1, "VpnGatewayId": "vpngw-q3bzxk4m"}, "ResourceNotFound"),
+        ({"VpnGatewayId": "vpngw-00000000"}, "ResourceNotFound"),
+        ({"VpnGatewayId": "gw-1"}, "InvalidParameterValue.Malformed"),
+        ({"InterfaceName": None}, "MissingParameter"),
+        ({"InterfaceName": "eth0\nexit"}, "InvalidParameterValue.Malformed"),
+    ],
+)
+def test_a_download_the_service_would_refuse_raises_its_code(
+    sim: ThreadedSim, fields: dict[str, Any], code: str
+) -> None:
+    error = sdk_error(lambda: download(client(sim), **fields))
+    assert error.get_code() == code
+    assert "sh-office-2019" not in error.get_message()
+
+
+def test_describe_shows_the_tunnel_unavailable_after_an_edit_the_peer_does_not_follow(
+    sim: ThreadedSim, clock: FakeClock
+) -> None:
+    vpc = client(sim)
+    edit = request(
+        models.ModifyVpnConnectionAttributeRequest,
+        VpnConnectionId=CONN,
+        IPSECOptionsSpecification={"EncryptAlgorithm": "AES-CBC-128"},
+    )
+    vpc.ModifyVpnConnectionAttribute(edit)
+    advance(sim, clock, 5)
+    item = describe(vpc, VpnConnectionIds=[CONN]).VpnConnectionSet[0]
+    assert (item.State, item.NetStatus, item.IPSECOptionsSpecification.EncryptAlgorithm) == (
+        "AVAILABLE",
+        "AVAILABLE",  # landed; the SA in force survives until the tunnel renegotiates
+        "AES-CBC-128",
+    )
+    advance(sim, clock, 2)
+    assert describe(vpc, VpnConnectionIds=[CONN]).VpnConnectionSet[0].NetStatus == "UNAVAILABLE"

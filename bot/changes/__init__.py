@@ -5,8 +5,8 @@ can raise, and what a listing is, are re-exported here so that a front need not 
 """
 
 from bot.changes.background import Background
-from bot.changes.notifier import Note, NoteKind, Notifier, Progress, Step, Word
-from bot.changes.service import BOT, Approvers, ChangeService, Decision, Verdict
+from bot.changes.notifier import Note, NoteKind, Notifier, PeerConfig, Progress, Step, WatchEvent, Word
+from bot.changes.service import BOT, Approvers, ChangeService, Decision, RevertPlan, Verdict
 from bot.tencent import CloudError, ConnectionListing
 from bot.vpn.connection import CloudDataError
 
@@ -22,8 +22,11 @@ __all__ = [
     "Note",
     "NoteKind",
     "Notifier",
+    "PeerConfig",
     "Progress",
+    "RevertPlan",
     "Step",
     "Verdict",
+    "WatchEvent",
     "Word",
 ]

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.vpn.change import ChangeRequest
+from bot.vpn.watch import Watch
 
-__all__ = ["Note", "NoteKind", "Notifier", "Progress", "Step", "Word"]
+__all__ = ["Note", "NoteKind", "Notifier", "PeerConfig", "Progress", "Step", "WatchEvent", "Word"]
 
 
 class Step(enum.StrEnum):
@@ -70,6 +71,32 @@ class Word(enum.StrEnum):
     """vpnbot stopped before the request could be shown to approvers, so it was cancelled; nothing was sent."""
 
 
+class WatchEvent(enum.StrEnum):
+    """What the health watch after a change has to say (``Notifier.watch``)."""
+
+    STARTED = "started"
+    """The change is live: the tunnel is watched until ``Watch.ends_at``."""
+    NOT_NEEDED = "not_needed"
+    """The change cannot affect traffic (a name only): nothing to watch."""
+    DOWN = "down"
+    """The tunnel went down (``Watch.down_since``): the requester and the approver are told, and offered a revert."""
+    UP_AGAIN = "up_again"
+    """The tunnel is connected again (``Watch.up_again_at``)."""
+    ENDED = "ended"
+    """The window is over: ``Watch.state`` says how the tunnel was at its end."""
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """The peer's half of a change in one vendor's format: ``text`` is plain (no markup) and never holds a key;
+    ``problem`` (plain) says why it could not be made, when it could not (``text`` is then empty)."""
+
+    vendor: str
+    title: str
+    text: str = ""
+    problem: str = ""
+
+
 class Notifier(Protocol):
     """A front's half of the change workflow. Every method is called after the state it reports is saved; a
     failure to show something is the front's to log, never raised (the state lives in the store)."""
@@ -88,6 +115,14 @@ class Notifier(Protocol):
 
     async def finished(self, request: ChangeRequest) -> None:
         """The request reached the end saved in it (``request.end``: also ``timed_out``, which is reconciled next)."""
+        ...
+
+    async def peer_config(self, request: ChangeRequest, configs: tuple[PeerConfig, ...]) -> None:
+        """The configuration the peer must apply now that the change is live."""
+        ...
+
+    async def watch(self, request: ChangeRequest, watch: Watch, event: WatchEvent) -> None:
+        """A word of the health watch (see :class:`WatchEvent`); ``watch`` is as saved."""
         ...
 
     async def tell(self, person: str, word: Word, request: ChangeRequest) -> None:

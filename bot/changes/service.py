@@ -19,7 +19,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar, Unpack
 
@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from bot.changes.background import Background
 from bot.changes.evidence import Evidence, Found, Reading, gather_evidence
 from bot.changes.notifier import Note, NoteKind, Notifier, Progress, Step, Word
+from bot.changes.watching import Aftercare
 from bot.cloud import Cloud, Settling
 from bot.config import Settings
 from bot.store.errors import ClaimConflictError, StoreError, StoreKeyError, StoreUnavailableError
@@ -43,13 +44,13 @@ from bot.tencent import (
     TaskStatus,
 )
 from bot.vpn.change import ChangeRequest, ChangeState, EndKind, RequestUpdate, settings_fingerprint
-from bot.vpn.connection import CloudDataError, VpnConnection
+from bot.vpn.connection import CloudDataError, VpnConnection, VpnSettings
 from bot.vpn.diff import DiffRow, diff, not_live
 from bot.vpn.edit import PSK, Proposal, propose
 from bot.vpn.params import InvalidParametersError
 from bot.vpn.redact import clip, redact
 
-__all__ = ["BOT", "Approvers", "ChangeService", "Decision", "Verdict"]
+__all__ = ["BOT", "Approvers", "ChangeService", "Decision", "RevertPlan", "Verdict"]
 
 log = logging.getLogger("bot.changes")
 BOT = "vpnbot"
@@ -92,6 +93,9 @@ class Verdict(enum.StrEnum):
     NOBODY_CONFIGURED = "nobody_configured"
     NOT_RECORDED = "not_recorded"
     """The store could not record it (``Decision.error``); nothing was changed."""
+    BLOCKED_BY_POLICY = "blocked_by_policy"
+    """``VPNBOT_CRYPTO_POLICY=block`` and the change brings in a MUST NOT value or weakens one (``Decision.error``:
+    which, by the RFCs)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,17 @@ class Decision:
     verdict: Verdict
     request: ChangeRequest | None = None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class RevertPlan:
+    """What reverting a change would propose: the connection as it is now, the settings the form starts from (the
+    values before the change over the live ones), and whether the key before the change is still kept."""
+
+    original: ChangeRequest
+    connection: VpnConnection
+    values: VpnSettings
+    key_kept: bool
 
 
 @dataclass
@@ -114,6 +129,13 @@ class ChangeService:
     wait_out_unreadable: bool = True
     """Whether judging an edit of unknown outcome goes on reading an unreadable connection until the task deadline
     (a bot, whose thread waits), or gives up at the settle window's end (a terminal, whose operator waits)."""
+    watches: bool = True
+    """Whether a change verified live is watched (``VPNBOT_WATCH``) and its peer configuration handed over: a bot
+    does; a terminal, whose operator leaves when the change is live, does not."""
+    aftercare: Aftercare = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.aftercare = Aftercare(self.settings, self.cloud, self.store, self.notifier, self.clock, self._secrets)
 
     # -- reads for the fronts ----------------------------------------------------------------------------------------
 
@@ -134,7 +156,14 @@ class ChangeService:
     # -- a new request -----------------------------------------------------------------------------------------------
 
     def request_for(
-        self, connection: VpnConnection, proposal: Proposal, requester: str, *, front: str, ttl: timedelta | None = None
+        self,
+        connection: VpnConnection,
+        proposal: Proposal,
+        requester: str,
+        *,
+        front: str,
+        ttl: timedelta | None = None,
+        revert_of: str | None = None,
     ) -> ChangeRequest:
         """A new pending request for ``proposal`` (not stored yet); ValueError when it changes nothing."""
         return ChangeRequest.from_proposal(
@@ -144,7 +173,33 @@ class ChangeService:
             now=self.clock(),
             ttl=ttl or self.settings.vpnbot_request_ttl,
             front=front,
+            revert_of=revert_of,
         )
+
+    async def plan_revert(self, request_id: str) -> RevertPlan | str:
+        """What a revert of ``request_id`` starts from, or why there is none (plain text). A revert is a new change
+        request like any other: it goes through the same approval."""
+        original = await self.store.get(request_id)
+        if original is None:
+            return f"There is no change request {request_id}."
+        if not original.revertible:
+            return f"Change {original.id} changed nothing on the connection ({original.state}): nothing to revert."
+        if not original.before and not original.psk_changed:
+            return f"Change {original.id} was made by an older vpnbot, which kept no values from before it."
+        connection = await self.read(original.vpn_conn_id)
+        try:
+            values = propose(connection.settings, dict(original.before)).settings
+        except InvalidParametersError as error:
+            return f"The values before change {original.id} cannot be proposed now: {error}"
+        key_kept = original.psk_changed and await self.old_key(original.id) is not None
+        return RevertPlan(original, connection, values, key_kept)
+
+    async def old_key(self, request_id: str) -> SecretStr | None:
+        """The key the connection had before change ``request_id``, while it is kept (the watch window)."""
+        try:
+            return await self.store.old_psk(request_id, self.clock())
+        except StoreError:
+            return None
 
     async def open(
         self, request: ChangeRequest, psk: SecretStr | None, *, front_record: dict[str, object] | None = None
@@ -174,6 +229,9 @@ class ChangeService:
         if not await approvers.may_approve(approver):
             verdict = Verdict.NOT_AN_APPROVER if approvers.configured else Verdict.NOBODY_CONFIGURED
             return Decision(verdict, request)
+        blocked = self.blocked_reason(request)
+        if blocked:
+            return Decision(Verdict.BLOCKED_BY_POLICY, request, blocked)
         try:
             request = await self.store.claim(
                 request_id,
@@ -190,6 +248,10 @@ class ChangeService:
             return Decision(Verdict.NOT_RECORDED, request, str(error))
         await self.submit(request)
         return Decision(Verdict.DONE, request)
+
+    def blocked_reason(self, request: ChangeRequest) -> str:
+        """Why ``VPNBOT_CRYPTO_POLICY=block`` refuses to approve this request (plain text), or "" when it does not."""
+        return request.blocked_by(self.settings.vpnbot_crypto_policy)
 
     async def reject(self, request_id: str, decider: str, reason: str, approvers: Approvers) -> Decision:
         """Reject (an approver) or withdraw (the requester) a pending request."""
@@ -248,6 +310,8 @@ class ChangeService:
         due = await self.store.expired(self.clock())
         for request in due:
             await self.expire(request)
+        with contextlib.suppress(StoreError):
+            await self.store.erase_expired_old_psks(self.clock())
         return len(due)
 
     # -- sending -----------------------------------------------------------------------------------------------------
@@ -279,6 +343,8 @@ class ChangeService:
         except (InvalidParametersError, StoreError) as error:
             await self._fail(request, ChangeState.APPROVED, f"The change cannot be sent: {error}")
             return
+        if request.psk_changed:
+            await self._keep_old_key(request)
         try:
             request = await self.store.claim(
                 request.id, {ChangeState.APPROVED}, ChangeState.SUBMITTING, actor=BOT, at=self.clock()
@@ -310,6 +376,22 @@ class ChangeService:
         )
         await self.notifier.card_changed(request)
         self.background.spawn(self.follow(request, proposal), f"follow-{request.id}")
+
+    async def _keep_old_key(self, request: ChangeRequest) -> None:
+        """Keep the key the connection has before this edit (encrypted), so that a revert within the watch can
+        restore it; erased at the watch's end. Without a watch it is not kept; if it cannot be read, a revert
+        needs the old key typed."""
+        if not self.watches or self.settings.vpnbot_watch.total_seconds() <= 0:
+            return
+        until = self.clock() + self.settings.vpnbot_task_deadline + self._window() + self.settings.vpnbot_watch
+        try:
+            key = await self.cloud.client.pre_shared_key(request.vpn_conn_id)
+            if key is not None:
+                await self.store.keep_old_psk(request.id, key, until=until)
+        except (CloudError, CloudDataError, StoreError, ValueError) as error:
+            log.warning(
+                "the key before %s could not be kept (%s): a revert will ask for it", request.id, type(error).__name__
+            )
 
     async def _not_sent_for_store(self, request: ChangeRequest, error: StoreError) -> None:
         """The move to ``submitting`` could not be saved, so the edit was not sent; once the store can write again
@@ -378,11 +460,13 @@ class ChangeService:
                 verify_note=note,
             )
         elif result.outcome is TaskOutcome.FAILED:
-            why = await self._cloud_text(
-                request, result.message or "the cloud gave no reason", await self._read_quietly(request)
-            )
+            live_now = await self._read_quietly(request)
+            why = await self._cloud_text(request, result.message or "the cloud gave no reason", live_now)
             message = f"Task {request.task_id} failed after {elapsed:.0f} s: {why}"
-            await self._finish(request, ChangeState.FAILED, EndKind.TASK_FAILED, message, elapsed=elapsed)
+            missing = await self._not_live_quietly(request, proposal, live_now)
+            await self._finish(
+                request, ChangeState.FAILED, EndKind.TASK_FAILED, message, elapsed=elapsed, not_live=missing
+            )
         else:
             deadline = self.settings.vpnbot_task_deadline
             if result.settled:
@@ -414,6 +498,18 @@ class ChangeService:
         except (CloudError, CloudDataError, InvalidParametersError, StoreError) as error:
             return [], await self._cloud_text(request, str(error))
         return not_live(proposal, _changed(request), live.settings), ""
+
+    async def _not_live_quietly(
+        self, request: ChangeRequest, proposal: Proposal | None, live: VpnConnection | None
+    ) -> list[str]:
+        """After a failed task: the proposed values not live (all live but some: it failed halfway), or [] when
+        that cannot be told."""
+        if live is None:
+            return []
+        try:
+            return not_live(proposal or await self._proposal(request, live), _changed(request), live.settings)
+        except (InvalidParametersError, StoreError):
+            return []
 
     async def _read_quietly(self, request: ChangeRequest) -> VpnConnection | None:
         """The connection, or None when it cannot be read (only to know its key's fingerprint for redaction)."""
@@ -525,7 +621,8 @@ class ChangeService:
                 )
             else:
                 self.background.spawn(self.reconcile(request), f"reconcile-{request.id}")
-        return len(unshown) + len(requests)
+        watched = await self.aftercare.resume(self.background.spawn) if self.watches else 0
+        return len(unshown) + len(requests) + watched
 
     # -- ends --------------------------------------------------------------------------------------------------------
 
@@ -590,6 +687,8 @@ class ChangeService:
             return
         await self.notifier.progress(request, Progress(Step.ENDED, str(to), elapsed))
         await self.notifier.finished(request)
+        if to is ChangeState.SUCCEEDED and not request.not_live and self.watches:
+            self.background.spawn(self.aftercare.begin(request), f"watch-{request.id}")
 
     # -- helpers -----------------------------------------------------------------------------------------------------
 
@@ -635,12 +734,7 @@ class ChangeService:
     async def _cloud_text(self, request: ChangeRequest, text: str, live: VpnConnection | None = None) -> str:
         """A text from the cloud made fit to show and keep: the pending key and the connection's current key taken
         out, cut (visibly) to a readable length."""
-        secrets: list[str] = []
-        if request.psk_changed:
-            with contextlib.suppress(StoreError):
-                key = await self.store.psk(request.id)
-                if key is not None:
-                    secrets.append(key.get_secret_value())
+        secrets = await self._secrets(request)
         fingerprint = live.settings.psk_fingerprint if live is not None else None
         cleaned = redact(
             text[: CLOUD_TEXT_MAX * 4],
@@ -649,6 +743,16 @@ class ChangeService:
             fingerprint_of=self.cloud.client.fingerprints.of,
         )
         return clip(cleaned, CLOUD_TEXT_MAX)
+
+    async def _secrets(self, request: ChangeRequest) -> list[str]:
+        """The keys a text about ``request`` must not show: its new key, and the key before it, while kept."""
+        secrets: list[str] = []
+        if request.psk_changed:
+            with contextlib.suppress(StoreError):
+                for key in (await self.store.psk(request.id), await self.store.old_psk(request.id, self.clock())):
+                    if key is not None:
+                        secrets.append(key.get_secret_value())
+        return secrets
 
     async def _proposal(self, request: ChangeRequest, live: VpnConnection | None) -> Proposal:
         """The request's edit re-proposed against the live settings (read now when not given), the stored key

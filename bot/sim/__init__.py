@@ -5,7 +5,12 @@ like the real service (``bot.sim.wire_v2``, ``bot.sim.wire_v3``), served over HT
 - API 2.0 at ``/v2/index.php`` (``DescribeVpnConn``, ``ModifyVpnConnEx``, ``DescribeVpcTaskResult``; HmacSHA1 or
   HmacSHA256), ``sim.url``;
 - API 3.0 at ``/`` (``DescribeVpnConnections``, ``ModifyVpnConnectionAttribute``, ``DescribeVpcTaskResult``,
-  Version ``2017-03-12``; TC3-HMAC-SHA256), ``sim.v3_url``.
+  ``DescribeCustomerGatewayVendors``, ``DownloadCustomerGatewayConfiguration``, Version ``2017-03-12``;
+  TC3-HMAC-SHA256), ``sim.v3_url``.
+
+Each tunnel has a modelled other end, the customer's device (``bot.sim.peer``): after an edit lands, or the peer
+is updated (``/_sim/peers/{vpnConnId}``, ``bot.sim.peer_admin``), the tunnel renegotiates ``renegotiateSeconds``
+later and its ``netStatus`` follows whether the two ends match.
 
     async with SimServer(SimState()) as sim:   # the demo world on a free loopback port
         ...  # sign with DEMO_SECRET_ID / DEMO_SECRET_KEY, send to sim.url or sim.v3_url

@@ -32,7 +32,7 @@ TaskOutcome = Literal["succeeded", "failed"]
 
 class Faults(BaseModel):
     """The fault settings; JSON keys are ``latency``, ``failureRate``, ``http5xx``, ``overQuota``,
-    ``taskOutcome``, ``taskSeconds`` and ``rateLimits``.
+    ``taskOutcome``, ``taskSeconds``, ``renegotiateSeconds`` and ``rateLimits``.
 
     - ``latency``: ``{action: seconds}`` to wait before answering.
     - ``failureRate``: ``{action: 0..1}`` probability of answering code 6000 instead of running the action.
@@ -40,6 +40,8 @@ class Faults(BaseModel):
     - ``overQuota``: ``{action: n}``: the next n requests answer code 4400.
     - ``taskOutcome``: ``null`` (tasks succeed), ``"succeeded"`` or ``"failed"``, for tasks created from now on.
     - ``taskSeconds``: overrides the world's task duration for tasks created from now on.
+    - ``renegotiateSeconds``: overrides the world's delay between a landed edit (or a peer update) and the
+      tunnel's renegotiation, for renegotiations scheduled from now on.
     - ``rateLimits``: ``{action: n}``: at most n requests per second per SecretId for that action (either
       dialect's name, each its own action; see ``bot.sim.traffic``); over it, 4400 / ``RequestLimitExceeded``.
     """
@@ -52,6 +54,7 @@ class Faults(BaseModel):
     over_quota: dict[str, NonNegativeInt] = Field(default_factory=dict, alias="overQuota")
     task_outcome: TaskOutcome | None = Field(default=None, alias="taskOutcome")
     task_seconds: NonNegativeFloat | None = Field(default=None, alias="taskSeconds")
+    renegotiate_seconds: NonNegativeFloat | None = Field(default=None, alias="renegotiateSeconds")
     rate_limits: dict[str, NonNegativeInt] = Field(default_factory=dict, alias="rateLimits")
 
     def merged(self, patch: Mapping[str, Any]) -> Faults:

@@ -8,7 +8,8 @@ from ``spdAcl`` (a list of ``{local: [remotes]}`` objects, order kept) or else `
 ``negotiationType``, ``dpdEnable``, ``dpdTimeout``, ``dpdAction``, ``enableHealthCheck``, ``healthCheckLocalIp``,
 ``healthCheckRemoteIp``, ``healthCheckStatus``, ``healthCheckConfig`` (``probeType``, ``probeInterval``,
 ``probeThreshold``, ``probeTimeout``), ``tagSet`` (``[{"key", "value"}]``), ``bgpConfig`` (``tunnelCidr``,
-``localBgpIp``, ``remoteBgpIp``, ``localBgpAsn``, ``remoteBgpAsn``), ``encryptProto``. Unknown keys are refused.
+``localBgpIp``, ``remoteBgpIp``, ``localBgpAsn``, ``remoteBgpAsn``), ``encryptProto``. Unknown keys are refused;
+``peer`` (the other end, ``bot.sim.peerfile``) is read by the world file, not here.
 
 Written (:func:`describe_item`): what ``DescribeVpnConn`` answers, in the spelling the file used (see
 ``Presentation``): lower-case enums, ``sourceCidr`` = the VPC-side CIDRs, ``destinationCidr`` = the union of the
@@ -71,7 +72,7 @@ _EXTRA_KEYS: Final = frozenset(
     {
         "spdAcl", "routeType", "negotiationType", "dpdEnable", "dpdTimeout", "dpdAction", "enableHealthCheck",
         "healthCheckLocalIp", "healthCheckRemoteIp", "healthCheckStatus", "healthCheckConfig", "tagSet",
-        "bgpConfig", "encryptProto",
+        "bgpConfig", "encryptProto", "peer",
     }
 )  # fmt: skip
 _IKE_FIELDS: Final = frozenset(

@@ -52,9 +52,11 @@ __all__ = [
     "IPSEC_SA_TRAFFIC",
     "NAME_MAX",
     "PSK_MAX",
+    "address_problem",
     "cidr_problem",
     "clashes",
     "edited",
+    "fqdn_problem",
 ]
 
 NAME_MAX: Final = 60
@@ -90,7 +92,8 @@ def cidr_problem(text: str) -> str | None:
     return None
 
 
-def _address_problem(text: str) -> str | None:
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is not an IPv4 address such as 192.0.2.1, or None."""
     try:
         ok = str(ipaddress.IPv4Address(text)) == text
     except ValueError:
@@ -98,7 +101,8 @@ def _address_problem(text: str) -> str | None:
     return None if ok else f"{shown(text)!r} is not an IPv4 address"
 
 
-def _fqdn_problem(text: str) -> str | None:
+def fqdn_problem(text: str) -> str | None:
+    """Why ``text`` is not an FQDN such as vpn.example.com, or None."""
     labels = text.removesuffix(".").split(".")
     if len(text) <= 253 and all(_FQDN_LABEL.fullmatch(label) for label in labels):
         return None
@@ -230,7 +234,7 @@ def _ike(current: IkeOptions, edit: ConnectionEdit, gateway: VpnGateway, problem
             checked[given_field] = given
     for checked_field, text in checked.items():
         fqdn_kind = checked_field in (Field.IKE_LOCAL_FQDN, Field.IKE_REMOTE_FQDN)
-        why = _fqdn_problem(text) if fqdn_kind else _address_problem(text)
+        why = fqdn_problem(text) if fqdn_kind else address_problem(text)
         if why is not None:
             problems.append(Problem(Reason.MALFORMED, checked_field, why))
     if edit.ike.encryption is not None:
@@ -288,7 +292,7 @@ def _health_check(connection: Connection, edit: ConnectionEdit, problems: list[P
         (Field.HEALTH_CHECK_LOCAL_IP, edit.health_check_local_ip),
         (Field.HEALTH_CHECK_REMOTE_IP, edit.health_check_remote_ip),
     ):
-        if ip and (why := _address_problem(ip)) is not None:
+        if ip and (why := address_problem(ip)) is not None:
             problems.append(Problem(Reason.MALFORMED, field, why))
     if edit.probe is not None:
         config = check.config or ProbeConfig()
@@ -324,7 +328,7 @@ def _bgp(connection: Connection, edit: ConnectionEdit, problems: list[Problem]) 
         return bgp
     tunnel = Network(bgp.tunnel_cidr)
     for field, ip in ((Field.BGP_LOCAL_IP, bgp.local_ip), (Field.BGP_REMOTE_IP, bgp.remote_ip)):
-        if (why := _address_problem(ip)) is not None:
+        if (why := address_problem(ip)) is not None:
             problems.append(Problem(Reason.MALFORMED, field, why))
         elif ipaddress.IPv4Address(ip) not in tunnel:
             problems.append(Problem(Reason.INVALID_VALUE, field, f"{ip} is not inside the tunnel CIDR {tunnel}"))

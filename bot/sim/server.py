@@ -1,8 +1,9 @@
 """The simulator's HTTP: API 2.0 at ``/v2/index.php`` (``bot.sim.wire_v2``) and API 3.0 at ``/``
 (``bot.sim.wire_v3``), both answered from one :class:`SimState`, so a change made through one dialect is visible
 through the other; plus the control surface for out-of-process tests: ``GET /_sim/world`` (the world, SecretKeys
-masked, stored pre-shared keys shown, plus ``traffic``: arrivals, peak rates, rate-limit refusals), ``POST /_sim/faults`` (a JSON object merged into the faults, ``rateLimits``
-included), ``GET /healthz``.
+and the peers' keys masked, stored pre-shared keys shown, plus ``traffic``: arrivals, peak rates, rate-limit
+refusals), ``POST /_sim/faults`` (a JSON object merged into the faults, ``rateLimits`` included),
+``GET``/``POST /_sim/peers/{vpnConnId}`` (the other end of a tunnel, see :func:`handle_peer`), ``GET /healthz``.
 
 Every request: its body is read, then it counts as arrived (``SimState.arrivals``, the peak rates); the wire
 verifies it; the ``rateLimits`` apply; then the faults of the action (latency, HTTP 503, over-quota 4400 /
@@ -32,7 +33,10 @@ from multidict import MultiDict, MultiDictProxy
 
 from bot.sim import wire_v2, wire_v3
 from bot.sim.faults import InjectedFault
+from bot.sim.model import WorldError
+from bot.sim.peerfile import masked, patched, peer_json
 from bot.sim.rules import shown
+from bot.sim.tunnels import TunnelView
 from bot.sim.wire_v2 import API_PATH, COMMON_PARAMS, NonceCache, V2Error
 from bot.sim.wire_v3 import V3Error
 from bot.sim.world import SimState
@@ -192,6 +196,9 @@ async def handle_world(request: web.Request) -> web.Response:
     state = request.app[_STATE_KEY]
     world = state.snapshot()
     world["credentials"] = dict.fromkeys(world["credentials"], "***")
+    for item in world["vpnConnections"]:
+        if item.get("peer") is not None:
+            item["peer"] = masked(item["peer"])
     world["traffic"] = state.traffic.to_json()
     return json_response(world)
 
@@ -208,6 +215,60 @@ async def handle_faults(request: web.Request) -> web.Response:
     return json_response({"faults": faults.to_json()})
 
 
+def tunnel_json(view: TunnelView) -> dict[str, Any]:
+    """The answer of ``/_sim/peers/{vpnConnId}`` (the peer's key masked)."""
+    answer: dict[str, Any] = {
+        "vpnConnId": view.conn_id,
+        "peer": None if view.peer is None else masked(peer_json(view.peer)),
+        "netStatus": view.net_status,
+        "match": view.match,
+        "mismatches": list(view.mismatches),
+    }
+    if view.renegotiates_at is not None:
+        answer["renegotiatesAt"] = view.renegotiates_at
+    return answer
+
+
+async def handle_peer(request: web.Request) -> web.Response:
+    """``GET /_sim/peers/{vpnConnId}``: ``{"vpnConnId", "peer" (key masked; null when none is modelled),
+    "netStatus", "match" (null without a peer), "mismatches": [field, ...], "renegotiatesAt" (when pending)}``.
+
+    ``POST`` with a JSON object: a patch of peer fields (``bot.sim.peerfile``; over the peer as it is) or
+    ``{"mirror": true}`` (the peer becomes the connection as it is now; other keys then patch that); the tunnel
+    renegotiates ``renegotiateSeconds`` later. Answers like GET; 400 ``{"error"}`` for a bad body, field or value,
+    404 for an unknown connection."""
+    state = request.app[_STATE_KEY]
+    conn_id = request.match_info["conn_id"]
+    try:
+        if request.method == "POST":
+            try:
+                patch = await request.json()
+            except json.JSONDecodeError as error:
+                raise ValueError(f"the body is not JSON ({error.msg})") from None
+            if not isinstance(patch, dict):
+                raise ValueError("the body must be a JSON object")
+            wants_mirror = patch.pop("mirror", False)
+            if not isinstance(wants_mirror, bool):
+                raise ValueError("mirror: must be true or false")
+            base = state.mirror_of(conn_id) if wants_mirror else state.peer(conn_id)
+            try:
+                peer = patched(base, patch)
+            except ValueError as error:
+                hint = (
+                    f" (no peer is modelled for {conn_id}: send mirror: true, or every field)" if base is None else ""
+                )
+                raise ValueError(f"{error}{hint}") from None
+            view = state.set_peer(conn_id, peer)
+            logger.info("peer of %s set (fields: %s)", conn_id, ", ".join(sorted(patch)) or "mirror")
+        else:
+            view = state.tunnel(conn_id)
+    except WorldError as error:
+        return json_response({"error": str(error)}, status=404)
+    except ValueError as error:  # json.JSONDecodeError too
+        return json_response({"error": str(error)}, status=400)
+    return json_response(tunnel_json(view))
+
+
 async def handle_health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -222,6 +283,8 @@ def build_app(state: SimState) -> web.Application:
     app.router.add_route("POST", V3_PATH, handle_api_v3)
     app.router.add_get("/_sim/world", handle_world)
     app.router.add_post("/_sim/faults", handle_faults)
+    app.router.add_get("/_sim/peers/{conn_id}", handle_peer)
+    app.router.add_post("/_sim/peers/{conn_id}", handle_peer)
     app.router.add_get("/healthz", handle_health)
     return app
 
@@ -234,7 +297,7 @@ class SimServer:
 
     ``port=0`` picks a free port. ``url`` is the API 2.0 endpoint, ``http://HOST:PORT/v2/index.php``; ``v3_url``
     the API 3.0 one, ``http://HOST:PORT/``. With ``ssl_context`` it serves TLS and the URLs say ``https``
-    (``QcloudApi`` speaks HTTPS only).
+    (``QcloudApi`` speaks HTTPS only). ``renegotiate_seconds`` overrides the world's ``renegotiateSeconds``.
     """
 
     def __init__(
@@ -244,8 +307,11 @@ class SimServer:
         port: int = 0,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        renegotiate_seconds: float | None = None,
     ) -> None:
         self.state = state if state is not None else SimState()
+        if renegotiate_seconds is not None:
+            self.state.renegotiate_seconds = _non_negative("renegotiate_seconds", renegotiate_seconds)
         self._host = host
         self._port = port
         self._ssl = ssl_context
@@ -304,23 +370,32 @@ class SimServer:
         await self.stop()
 
 
+def _non_negative(name: str, seconds: float) -> float:
+    if seconds < 0:
+        raise ValueError(f"{name} must not be negative")
+    return seconds
+
+
 async def run_forever(
     host: str = "127.0.0.1",
     port: int = 8800,
     world_path: str | Path | None = None,
     task_seconds: float | None = None,
     on_ready: Callable[[str], None] | None = None,
+    renegotiate_seconds: float | None = None,
 ) -> None:
     """Serve the world at ``world_path`` (None: the demo world) until cancelled; prints nothing.
 
-    ``task_seconds`` overrides the world's task duration; ``on_ready`` receives the endpoint URL once listening.
-    Raises OSError / ValueError for an unreadable or invalid world and OSError when the port is taken.
+    ``task_seconds`` and ``renegotiate_seconds`` override the world's; ``on_ready`` receives the endpoint URL
+    once listening. Raises OSError / ValueError for an unreadable or invalid world or a negative duration, and
+    OSError when the port is taken.
     """
     world = load_world(world_path)
     if task_seconds is not None:
-        if task_seconds < 0:
-            raise ValueError("task_seconds must not be negative")
-        world = world.model_copy(update={"task_seconds": task_seconds})
+        world = world.model_copy(update={"task_seconds": _non_negative("task_seconds", task_seconds)})
+    if renegotiate_seconds is not None:
+        seconds = _non_negative("renegotiate_seconds", renegotiate_seconds)
+        world = world.model_copy(update={"renegotiate_seconds": seconds})
     async with SimServer(SimState(world), host, port) as server:
         if on_ready is not None:
             on_ready(server.url)

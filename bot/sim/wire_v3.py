@@ -14,7 +14,8 @@ Checked in this order (``bot.sim.server`` reads the body and applies the faults 
 4. the credential's date is the UTC date of the timestamp, its service ``vpc``, and the signature right for the
    body bytes, the ``Content-Type`` sent and the ``Host`` header AS RECEIVED (port included, as the SDK signs
    its endpoint) (``AuthFailure.SignatureFailure``); ``X-TC-Token`` and ``X-TC-Region`` are not checked;
-5. ``X-TC-Version`` is ``2017-03-12`` (``NoSuchVersion``); the action is one of the three (``InvalidAction``);
+5. ``X-TC-Version`` is ``2017-03-12`` (``NoSuchVersion``); the action is one of :data:`ACTIONS`
+   (``InvalidAction``);
 6. the body is a JSON object (``InvalidParameter``);
 7. the ``rateLimits`` of the action for that SecretId (``RequestLimitExceeded``, the action is not run);
 8. the action: ``UnknownParameter``, ``MissingParameter``, ``InvalidParameter`` (wrong JSON type),
@@ -27,6 +28,13 @@ Checked in this order (``bot.sim.server`` reads the body and applies the faults 
 documented behaviour) it leaves no task: ``DescribeVpcTaskResult`` with that RequestId is ``ResourceNotFound``;
 when true, the task is known by it. ``DescribeVpcTaskResult`` also knows an API 2.0 task by its number written as
 a string, and answers ``Status``, ``Output`` and ``Result`` (no ``TaskId``).
+
+``DescribeCustomerGatewayVendors`` answers ``CustomerGatewayVendorSet`` (``bot.sim.peer_config``);
+``DownloadCustomerGatewayConfiguration`` (``VpnGatewayId``, ``VpnConnectionId``, ``CustomerGatewayVendor``
+{``Platform``, ``SoftwareVersion``, ``VendorName``}, ``InterfaceName``, all required) answers
+``CustomerGatewayConfiguration``, the device's configuration from the connection's current settings, its
+pre-shared key in plain text; a vendor not listed is ``InvalidParameterValue``, an unknown gateway or a connection
+not on it ``ResourceNotFound``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from bot.sim.model import Connection, WorldError
+from bot.sim.peer_config import VENDORS, find_vendor, render
 from bot.sim.rules import shown
 from bot.sim.shapes_v3 import CONN_ID, V3Error, parse_modify, vpn_connection, world_error
 from bot.sim.world import SimState
@@ -65,6 +74,9 @@ DESCRIBE_LIMIT_MAX: Final = 100
 DESCRIBE_IDS_MAX: Final = 100
 FILTERS_MAX: Final = 10
 FILTER_VALUES_MAX: Final = 5
+INTERFACE_NAME_MAX: Final = 64
+_GATEWAY_ID: Final = re.compile(r"vpngw-[0-9a-z]{8}")
+_INTERFACE_NAME: Final = re.compile(r"[\x21-\x7e]+")
 _TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")
 _TASK_NUMBER: Final = re.compile(r"[0-9]{1,12}")
 
@@ -310,11 +322,80 @@ def describe_vpc_task_result(state: SimState, params: Mapping[str, Any], request
     return {"Status": status, "Output": task.message if status == "FAILED" else "", "Result": []}
 
 
+def describe_customer_gateway_vendors(state: SimState, params: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+    """``{"CustomerGatewayVendorSet": [{Platform, SoftwareVersion, VendorName}, ...]}``; takes no parameter."""
+    _reject_unknown(params, ())
+    return {"CustomerGatewayVendorSet": [vendor.to_json() for vendor in VENDORS]}
+
+
+_DOWNLOAD_PARAMS: Final = ("VpnGatewayId", "VpnConnectionId", "CustomerGatewayVendor", "InterfaceName")
+_VENDOR_FIELDS: Final = ("Platform", "SoftwareVersion", "VendorName")
+
+
+def _required_string(params: Mapping[str, Any], name: str, where: str = "") -> str:
+    value = params.get(name)
+    if value is None:
+        raise V3Error("MissingParameter", f"The request is missing the required parameter `{where}{name}`.")
+    if not isinstance(value, str):
+        raise V3Error("InvalidParameter", f"{where}{name} must be a string.")
+    return value
+
+
+def download_customer_gateway_configuration(
+    state: SimState, params: Mapping[str, Any], request_id: str
+) -> dict[str, Any]:
+    """``{"CustomerGatewayConfiguration": text}`` for the connection on the gateway, for a listed vendor."""
+    _reject_unknown(params, _DOWNLOAD_PARAMS)
+    for name in _DOWNLOAD_PARAMS:
+        if params.get(name) is None:
+            raise V3Error("MissingParameter", f"The request is missing the required parameter `{name}`.")
+    gateway_ref = _required_string(params, "VpnGatewayId")
+    conn_id = _conn_id(params["VpnConnectionId"], "VpnConnectionId")
+    raw_vendor = params["CustomerGatewayVendor"]
+    if not isinstance(raw_vendor, dict):
+        raise V3Error(
+            "InvalidParameter", "CustomerGatewayVendor must be an object {Platform, SoftwareVersion, VendorName}."
+        )
+    extra = sorted(set(raw_vendor) - set(_VENDOR_FIELDS))
+    if extra:
+        raise V3Error("UnknownParameter", f"The parameter `CustomerGatewayVendor.{shown(extra[0])}` is not recognized.")
+    platform, version, name = (_required_string(raw_vendor, key, "CustomerGatewayVendor.") for key in _VENDOR_FIELDS)
+    interface = _required_string(params, "InterfaceName")
+    if not 1 <= len(interface) <= INTERFACE_NAME_MAX or _INTERFACE_NAME.fullmatch(interface) is None:
+        message = (
+            f"InterfaceName: {shown(interface)!r} is not an interface name such as eth0 (1 to 64 visible characters)."
+        )
+        raise V3Error("InvalidParameterValue.Malformed", message)
+    if _GATEWAY_ID.fullmatch(gateway_ref) is None:
+        message = f"VpnGatewayId: {shown(gateway_ref)!r} is not a VPN gateway id such as vpngw-p4lmbqwn."
+        raise V3Error("InvalidParameterValue.Malformed", message)
+    if state.gateway_id_of(gateway_ref) != gateway_ref:
+        raise V3Error("ResourceNotFound", f"The VPN gateway {gateway_ref} does not exist.")
+    try:
+        connection = state.get(conn_id)
+    except WorldError as error:
+        raise world_error(error) from None
+    if connection.gateway_id != gateway_ref:
+        raise V3Error("ResourceNotFound", f"The VPN connection {conn_id} does not exist on VPN gateway {gateway_ref}.")
+    vendor = find_vendor(name, platform, version)
+    if vendor is None:
+        wanted = f"{shown(name)}/{shown(platform)}/{shown(version)}"
+        message = (
+            f"CustomerGatewayVendor: {wanted!r} is not a supported customer gateway vendor "
+            "(see DescribeCustomerGatewayVendors)."
+        )
+        raise V3Error("InvalidParameterValue", message)
+    text = render(vendor, connection, state.gateway_of(connection), interface)
+    return {"CustomerGatewayConfiguration": text}
+
+
 _Handler = Callable[[SimState, Mapping[str, Any], str], dict[str, Any]]
 _HANDLERS: Final[Mapping[str, _Handler]] = {
     "DescribeVpnConnections": describe_vpn_connections,
     "ModifyVpnConnectionAttribute": modify_vpn_connection_attribute,
     "DescribeVpcTaskResult": describe_vpc_task_result,
+    "DescribeCustomerGatewayVendors": describe_customer_gateway_vendors,
+    "DownloadCustomerGatewayConfiguration": download_customer_gateway_configuration,
 }
 ACTIONS: Final = frozenset(_HANDLERS)
 

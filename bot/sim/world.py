@@ -8,6 +8,13 @@ call, so nothing here awaits or sleeps and every call is atomic on the one event
 An edit (:meth:`SimState.modify`) is checked against ``bot.sim.rules`` and then takes the world's task duration
 (``taskSeconds``, or the ``taskSeconds`` fault) to land: the connection is MODIFYING (API 3.0 ``PENDING``)
 meanwhile, then NORMAL with the new values, or, with the forced outcome ``failed``, NORMAL with the old ones.
+
+Each connection may have a peer, the device at the other end (``bot.sim.peer``). When an edit lands that changes
+what the tunnel negotiates (pre-shared key, IKE or IPsec settings, SPD, customer gateway), and whenever the peer
+is set, the tunnel renegotiates ``renegotiateSeconds`` later (the world's, or the ``renegotiateSeconds`` fault):
+only then does ``netStatus`` (and, with a health check enabled, ``HealthCheckStatus``) become available or
+unavailable by the match rule; until then it keeps its status. Renegotiations are lazy like tasks, and tasks and
+renegotiations due at one call run in the order of their times.
 """
 
 from __future__ import annotations
@@ -33,9 +40,12 @@ from bot.sim.model import (
     WorldError,
     not_found,
 )
+from bot.sim.peer import Peer, mirror, mismatches
+from bot.sim.peerfile import peer_json
 from bot.sim.rules import clashes, edited, shown
 from bot.sim.tasks import Task, TaskBook, TaskStatus
 from bot.sim.traffic import Traffic
+from bot.sim.tunnels import Tunnels, TunnelView
 from bot.sim.values import ConnStatus
 from bot.sim.worldfile import World, load_world
 
@@ -55,8 +65,9 @@ class SimState:
     """The simulated service. ``world`` (default: the demo world) is read, never changed; ``clock`` returns unix
     seconds; ``seed`` seeds the random source of the ``failureRate`` fault and of RequestIds.
 
-    Plain attributes tests may set: ``clock``, ``task_seconds`` (the world's ``taskSeconds``), ``modify_task`` (the
-    world's ``modifyTask``: whether an API 3.0 edit leaves a task to query). ``traffic`` holds the arrivals, the
+    Plain attributes tests may set: ``clock``, ``task_seconds`` (the world's ``taskSeconds``),
+    ``renegotiate_seconds`` (the world's ``renegotiateSeconds``), ``modify_task`` (the world's ``modifyTask``:
+    whether an API 3.0 edit leaves a task to query). ``traffic`` holds the arrivals, the
     journal, the peak rates and the rate-limit refusals (``bot.sim.traffic``).
     """
 
@@ -71,8 +82,10 @@ class SimState:
         records = world.connection_records()
         self._connections: dict[str, Connection] = {c.id: c for c in records}
         self._customer_gateways: dict[str, CustomerGateway] = world.customer_gateway_records(records)
+        self._tunnels = Tunnels(world.peer_records(records))
         self._tasks = TaskBook()
         self.task_seconds = world.task_seconds
+        self.renegotiate_seconds = world.renegotiate_seconds
         self.modify_task = world.modify_task
         self.clock = clock
         self.rng = random.Random(seed)
@@ -194,17 +207,72 @@ class SimState:
     def snapshot(self) -> dict[str, Any]:
         """The world as JSON (loadable by :func:`load_world`), plus ``tasks``: each task's ``taskId``,
         ``vpnConnId``, ``status`` (0 succeeded, 1 failed, 2 running), and ``requestId`` when started through API
-        3.0 (``queryable: false`` for an API 3.0 edit that left no task)."""
+        3.0 (``queryable: false`` for an API 3.0 edit that left no task). A connection's ``peer`` is written (its
+        key in plain text) unless it mirrors the connection as it is now; ``null`` when none is modelled."""
         self._advance()
         world = self._file.to_json()
         world["faults"] = self._faults.to_json()
         world["taskSeconds"] = self.task_seconds
+        world["renegotiateSeconds"] = self.renegotiate_seconds
         world["modifyTask"] = self.modify_task
-        world["vpnConnections"] = [
-            world_item(c, self.vpc_of(c), self.gateway_of(c)) for c in self._connections.values()
-        ]
+        world["vpnConnections"] = [self._world_item(c) for c in self._connections.values()]
         world["tasks"] = [_task_json(task) for task in self._tasks]
         return world
+
+    def _world_item(self, connection: Connection) -> dict[str, Any]:
+        item = world_item(connection, self.vpc_of(connection), self.gateway_of(connection))
+        peer = self._tunnels.peer(connection.id)
+        if peer is None:
+            item["peer"] = None
+        elif peer != mirror(connection, self.gateway_of(connection).address):
+            item["peer"] = peer_json(peer)
+        return item
+
+    # -- the other end -------------------------------------------------------------------------------------------
+
+    def peer(self, conn_id: str) -> Peer | None:
+        """The peer of ``conn_id``, None when none is modelled; WorldError NOT_FOUND for an unknown connection."""
+        return self._tunnels.peer(self.get(conn_id).id)
+
+    def mirror_of(self, conn_id: str) -> Peer:
+        """A peer that mirrors ``conn_id`` as it is now (what a device admin sets after copying the new config)."""
+        connection = self.get(conn_id)
+        return mirror(connection, self.gateway_of(connection).address)
+
+    def set_peer(self, conn_id: str, peer: Peer | None) -> TunnelView:
+        """Make ``peer`` the other end of ``conn_id`` (None: none is modelled); the tunnel renegotiates
+        ``renegotiate_seconds`` from now. WorldError NOT_FOUND for an unknown connection."""
+        self.get(conn_id)
+        self._tunnels.set_peer(conn_id, peer)
+        self._tunnels.schedule(conn_id, self.clock() + self._renegotiation_delay())
+        return self.tunnel(conn_id)
+
+    def tunnel(self, conn_id: str) -> TunnelView:
+        """The peer of ``conn_id``, its status, whether the two match now and on which fields they differ."""
+        connection = self.get(conn_id)
+        peer = self._tunnels.peer(conn_id)
+        found = () if peer is None else mismatches(connection, peer, self.gateway_of(connection).address)
+        return TunnelView(
+            conn_id=conn_id,
+            peer=peer,
+            net_status=connection.net_status,
+            match=None if peer is None else not found,
+            mismatches=found,
+            renegotiates_at=self._tunnels.pending(conn_id),
+        )
+
+    def _renegotiation_delay(self) -> float:
+        override = self._faults.renegotiate_seconds
+        return override if override is not None else self.renegotiate_seconds
+
+    def _renegotiate(self, conn_id: str) -> None:
+        self._tunnels.done(conn_id)
+        peer = self._tunnels.peer(conn_id)
+        if peer is None:
+            return
+        connection = self._connections[conn_id]
+        up = not mismatches(connection, peer, self.gateway_of(connection).address)
+        self._connections[conn_id] = _with_status(connection, up)
 
     # -- edits ---------------------------------------------------------------------------------------------------
 
@@ -265,14 +333,25 @@ class SimState:
         return self._tasks.by_request_id(request_id)
 
     def _advance(self) -> None:
-        for task in self._tasks.due(self.clock()):
-            self._finish(task)
+        now = self.clock()
+        while True:
+            task = min(self._tasks.due(now), key=lambda t: t.ends_at, default=None)
+            renegotiation = self._tunnels.first_due(now)
+            if task is None and renegotiation is None:
+                return
+            if task is not None and (renegotiation is None or task.ends_at <= renegotiation[0]):
+                self._finish(task)
+            elif renegotiation is not None:
+                self._renegotiate(renegotiation[1])
 
     def _finish(self, task: Task) -> None:
         task.done = True
         current = self._connections[task.conn_id]
         if task.outcome == "succeeded":
-            self._connections[task.conn_id] = task.after
+            landed = _keeping_status(task.after, current)
+            self._connections[task.conn_id] = landed
+            if _negotiated(landed) != _negotiated(current):
+                self._tunnels.schedule(task.conn_id, task.ends_at + self._renegotiation_delay())
             return
         address = current.customer_gateway.address
         task.message = (
@@ -283,6 +362,31 @@ class SimState:
 
 
 _STATUS_CODE: Final = {TaskStatus.SUCCEEDED: 0, TaskStatus.FAILED: 1, TaskStatus.RUNNING: 2}
+
+
+def _negotiated(connection: Connection) -> tuple[Any, ...]:
+    """What an edit must change for the tunnel to renegotiate."""
+    c = connection
+    return (c.pre_shared_key, c.ike, c.ipsec, c.spd, c.route_type, c.customer_gateway)
+
+
+def _with_status(connection: Connection, up: bool) -> Connection:
+    check = connection.health_check
+    if check.enabled:
+        check = replace(check, status="AVAILABLE" if up else "UNAVAILABLE")
+    return replace(connection, net_status="available" if up else "unavailable", health_check=check)
+
+
+def _keeping_status(landed: Connection, current: Connection) -> Connection:
+    """``landed`` (computed when the edit was sent) with the tunnel's status as it is now: a renegotiation may
+    have happened meanwhile. A health check the edit turns on starts with the tunnel's status."""
+    check = landed.health_check
+    if check.enabled:
+        started = not current.health_check.enabled
+        up = current.net_status == "available"
+        status = ("AVAILABLE" if up else "UNAVAILABLE") if started else current.health_check.status
+        check = replace(check, status=status)
+    return replace(landed, net_status=current.net_status, health_check=check)
 
 
 def _task_json(task: Task) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The world file (``--world FILE``, JSON) and the demo world (package data ``demo.json``).
 
 The file is the edge: a pydantic :class:`World` checked on load; the running world (``bot.sim.world``) reads
-typed records out of it (:meth:`World.vpc_records`, :meth:`World.gateway_records`, :meth:`World.connection_records`).
+typed records out of it (:meth:`World.vpc_records`, :meth:`World.gateway_records`, :meth:`World.connection_records`,
+:meth:`World.peer_records`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from bot.sim.faults import Faults
 from bot.sim.items import read_item
 from bot.sim.model import Connection, CustomerGateway, Vpc, VpnGateway
+from bot.sim.peer import Peer, mirror
+from bot.sim.peerfile import patched
 
 __all__ = ["DEMO_SECRET_ID", "DEMO_SECRET_KEY", "World", "load_world"]
 
@@ -64,14 +67,18 @@ class World(_FileModel):
     - ``vpnConnections``: items in the ``DescribeVpnConn`` output shape, with the optional API 3.0 keys
       ``spdAcl``, ``routeType``, ``IKESet.ikeVersion``, ``negotiationType``, ``dpdEnable``/``dpdTimeout``/
       ``dpdAction``, ``enableHealthCheck``, ``healthCheckLocalIp``/``RemoteIp``/``Status``,
-      ``healthCheckConfig``, ``tagSet``, ``bgpConfig``, ``encryptProto`` (see ``bot.sim.items``);
+      ``healthCheckConfig``, ``tagSet``, ``bgpConfig``, ``encryptProto`` (see ``bot.sim.items``), and ``peer``:
+      the customer's device at the other end (``bot.sim.peerfile``; absent: it mirrors the connection as loaded;
+      null: none is modelled, and the tunnel's ``netStatus`` never changes);
     - ``taskSeconds`` (default 5): how long an edit takes to land;
+    - ``renegotiateSeconds`` (default 2): how long after an edit lands, or the peer is updated, the tunnel
+      renegotiates and its ``netStatus`` follows the match rule (``bot.sim.peer``);
     - ``modifyTask`` (default false, the documented behaviour): whether API 3.0's ``ModifyVpnConnectionAttribute``
       leaves a task that ``DescribeVpcTaskResult`` knows by the call's RequestId;
     - ``faults`` (see ``bot.sim.faults``; ``rateLimits`` among them).
 
     Validation guarantees unique ids, that every gateway is in a known VPC and every connection on a gateway of
-    the VPC it names, and that every item reads (values, CIDRs, keys).
+    the VPC it names, and that every item reads (values, CIDRs, keys), its ``peer`` too.
     """
 
     credentials: dict[str, str]
@@ -80,6 +87,7 @@ class World(_FileModel):
     customer_gateways: list[CustomerGatewayEntry] = Field(default_factory=list)
     vpn_connections: list[dict[str, Any]] = Field(default_factory=list)
     task_seconds: NonNegativeFloat = 5.0
+    renegotiate_seconds: NonNegativeFloat = 2.0
     modify_task: bool = False
     faults: Faults = Field(default_factory=Faults)
 
@@ -94,6 +102,7 @@ class World(_FileModel):
                 raise ValueError(f"VPN gateway {gateway.un_vpn_gw_id} names unknown VPC {gateway.un_vpc_id}")
         connections = self.connection_records()
         _check_unique("unVpnConnId", [c.id for c in connections] + [str(c.number) for c in connections])
+        self.peer_records(connections)
         return self
 
     def vpc_records(self) -> list[Vpc]:
@@ -109,6 +118,26 @@ class World(_FileModel):
         """Every connection item, read; ValueError naming the item and key at fault."""
         gateways = {g.id: g for g in self.gateway_records()}
         return [read_item(item, gateways) for item in self.vpn_connections]
+
+    def peer_records(self, connections: list[Connection]) -> dict[str, Peer | None]:
+        """Each connection's peer by id (``connections`` are :meth:`connection_records`); ValueError naming the
+        connection and the peer's field at fault."""
+        addresses = {g.id: g.address for g in self.gateway_records()}
+        peers: dict[str, Peer | None] = {}
+        for item, connection in zip(self.vpn_connections, connections, strict=True):
+            mirrored = mirror(connection, addresses[connection.gateway_id])
+            if "peer" not in item:
+                peers[connection.id] = mirrored
+            elif item["peer"] is None:
+                peers[connection.id] = None
+            elif not isinstance(item["peer"], dict):
+                raise ValueError(f"VPN connection {connection.id}: peer: must be an object or null")
+            else:
+                try:
+                    peers[connection.id] = patched(mirrored, item["peer"], where="peer.")
+                except ValueError as error:
+                    raise ValueError(f"VPN connection {connection.id}: {error}") from None
+        return peers
 
     def customer_gateway_records(self, connections: list[Connection]) -> dict[str, CustomerGateway]:
         """The spare customer gateways and those the connections use, by id."""
@@ -135,9 +164,17 @@ def _check_unique(what: str, ids: list[str]) -> None:
 def load_world(path: str | Path | None = None) -> World:
     """The world in the JSON file at ``path``, or the demo world when None.
 
-    Raises OSError when the file cannot be read and ValueError (naming the problem) when it is not a valid world.
+    Raises OSError when the file cannot be read and ValueError (naming the problem, never quoting the file's
+    values) when it is not a valid world.
     """
-    return World.model_validate(json.loads(_world_text(path)))
+    try:
+        return World.model_validate(json.loads(_world_text(path)))
+    except ValidationError as error:
+        parts = []
+        for one in error.errors(include_url=False, include_input=False, include_context=False):
+            where = ".".join(str(part) for part in one["loc"])
+            parts.append(f"{where + ': ' if where else ''}{one['msg'].removeprefix('Value error, ')}")
+        raise ValueError(f"{path or 'the demo world'}: {'; '.join(parts)}") from None
 
 
 def _world_text(path: str | Path | None) -> str:

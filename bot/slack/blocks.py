@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -33,10 +33,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.changes import ConnectionListing
-from bot.slack import diffview
-from bot.slack.text import clip, esc, esc_visible, link, user, visible, visible_lines
+from bot.slack import diffview, tunnel
+from bot.slack.text import clip, esc, esc_visible, link, slack_date, user, visible, visible_lines
 from bot.vpn.change import ChangeRequest, ChangeState
-from bot.vpn.connection import VpnConnection
+from bot.vpn.connection import VpnConnection, VpnSettings
 from bot.vpn.diff import DiffRow
 from bot.vpn.params import PARAMS, Kind, Param, SpdPolicy, Value, edit_text, shown_value
 
@@ -68,11 +68,6 @@ STATE_EMOJI: Mapping[ChangeState, str] = MappingProxyType(
         ChangeState.STALE: ":warning:",
     }
 )
-
-
-def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
-    """A time in Slack's ``<!date^...>`` format, shown in each reader's time zone, with a UTC fallback."""
-    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.strftime('%Y-%m-%d %H:%M UTC')}>"
 
 
 def metadata(**values: str) -> str:
@@ -113,24 +108,55 @@ def message_view(title: str, text: str, callback_id: str = EDIT_CALLBACK) -> Vie
     )
 
 
-def edit_form_rendered(connection: VpnConnection, private_metadata: str) -> dict[str, Any]:
+def edit_form_rendered(
+    connection: VpnConnection, private_metadata: str, revert: RevertForm | None = None
+) -> dict[str, Any]:
     """:func:`edit_form`, rendered."""
-    return edit_form(connection, private_metadata).to_dict()
+    return edit_form(connection, private_metadata, revert).to_dict()
 
 
-def edit_form(connection: VpnConnection, private_metadata: str) -> View:
-    """Every parameter of the seed, pre-filled with the current values, grouped under headers."""
+@dataclass(frozen=True)
+class RevertForm:
+    """What makes an edit form a revert's: the change it reverts, the values before it, and whether an empty key
+    field restores the key before it (kept for the watch window) or keeps the key now."""
+
+    request_id: str
+    values: VpnSettings
+    key_change: bool
+    key_kept: bool
+
+    def note(self) -> str:
+        text = (
+            f":rewind: *Revert of `{esc_visible(self.request_id)}`*: the fields hold the values before that change. "
+            "Submit to ask for the revert; it needs a second person's approval like any change."
+        )
+        if self.key_change and self.key_kept:
+            text += " An empty key field *restores the key before the change* (kept encrypted for the watch)."
+        elif self.key_change:
+            text += (
+                " The key before the change is no longer kept (it is erased after the watch): type it to restore it, "
+                "or leave the field empty to keep the key the connection has now."
+            )
+        return text
+
+
+def edit_form(connection: VpnConnection, private_metadata: str, revert: RevertForm | None = None) -> View:
+    """Every parameter of the seed, pre-filled with the current values (a revert's: the values before the change it
+    reverts), grouped under headers."""
     blocks: list[Block] = []
+    values = revert.values if revert is not None else connection.settings
     for group, title in GROUPS:
         blocks.append(HeaderBlock(text=title))
         if not group:
             blocks.append(_connection_context(connection))
+            if revert is not None:
+                blocks.append(SectionBlock(block_id="revert_note", text=MarkdownTextObject(text=revert.note())))
         if group == "peers" and connection.settings.route_based:
             blocks.append(_route_based(connection))
             continue
         for param in PARAMS:
             if _group_of(param) == group and param.is_offered(connection.settings.value_sets):
-                blocks.append(_input(param, connection))
+                blocks.append(_input(param, connection, values, revert is not None and revert.key_kept))
     return View(
         type="modal",
         callback_id=EDIT_CALLBACK,
@@ -193,10 +219,11 @@ INPUT_MAX = 3000
 """Slack's limit for a ``plain_text_input``'s value, initial value included."""
 
 
-def _input(param: Param, connection: VpnConnection) -> Block:
-    """The field of ``param``, pre-filled; a list too long for a Slack input is shown, not offered (it is kept)."""
+def _input(param: Param, connection: VpnConnection, values: VpnSettings, restores_key: bool = False) -> Block:
+    """The field of ``param``, pre-filled from ``values``; a list too long for a Slack input is shown, not offered
+    (it is kept)."""
     name = param.name
-    current = None if param.kind is Kind.SECRET else connection.settings[name]
+    current = None if param.kind is Kind.SECRET else values[name]
     if current is not None and _too_long_for_input(param, connection):
         return SectionBlock(
             block_id=name,
@@ -232,7 +259,8 @@ def _input(param: Param, connection: VpnConnection) -> Block:
         )
         hint = f"{param.description}: {param.minimum}" + (f" to {param.maximum}" if param.maximum else " or more")
     elif param.kind is Kind.SECRET:
-        element = PlainTextInputElement(action_id=name, placeholder="Leave empty to keep the current key")
+        keeps = "restore the key before the change" if restores_key else "keep the current key"
+        element = PlainTextInputElement(action_id=name, placeholder=f"Leave empty to {keeps}")
     else:
         # A name from the cloud may hold characters that hide or reorder text: the form shows them as escapes
         # (and the modal takes that text back as "unchanged").
@@ -310,17 +338,20 @@ def reject_view(request: ChangeRequest, private_metadata: str, *, withdraw: bool
 # -- the change card -------------------------------------------------------------------------------------------
 
 
-def diff_table(rows: Sequence[DiffRow]) -> TableBlock:
-    """Parameter | current | proposed; lists as counts with what is added and removed; the key only as changed.
-    Nothing is cut: what does not fit the card is listed in its thread (``bot.slack.diffview``)."""
-    header = [RawTextObject(text="Parameter"), RawTextObject(text="Current"), RawTextObject(text="Proposed")]
+def diff_table(rows: Sequence[DiffRow], effects: Mapping[str, str] | None = None) -> TableBlock:
+    """Parameter | current | proposed (| effect on the tunnel, given ``effects`` by name); lists as counts with what
+    is added and removed; the key only as changed. Nothing is cut: what does not fit the card is listed in its
+    thread (``bot.slack.diffview``)."""
+    names = ["Parameter", "Current", "Proposed"] + (["Effect on the tunnel"] if effects is not None else [])
+    header = [RawTextObject(text=name) for name in names]
     body = []
     for row in rows:
         cell = diffview.cells(row)
-        body.append(
-            [RawTextObject(text=cell.name), RawTextObject(text=cell.current), RawTextObject(text=cell.proposed)]
-        )
-    return TableBlock(rows=[header, *body], column_settings=[{"is_wrapped": True}] * 3)
+        line = [RawTextObject(text=cell.name), RawTextObject(text=cell.current), RawTextObject(text=cell.proposed)]
+        if effects is not None:
+            line.append(RawTextObject(text=effects.get(row.name) or "-"))
+        body.append(line)
+    return TableBlock(rows=[header, *body], column_settings=[{"is_wrapped": True}] * len(names))
 
 
 def card_text(request: ChangeRequest) -> str:
@@ -332,15 +363,17 @@ def card_text(request: ChangeRequest) -> str:
 
 
 def change_card(
-    request: ChangeRequest, *, status_line: str | None = None, listing_pending: bool = False
+    request: ChangeRequest, *, status_line: str | None = None, listing_pending: bool = False, blocked: str = ""
 ) -> list[Block]:
-    """The card: who asks, the connection, the diff, and, while pending, Approve and Reject. A change with more
-    entries than the card holds says so, and gets its buttons only once the full listing is in the thread
-    (``listing_pending`` until then)."""
+    """The card: who asks, the connection, what the change does to the tunnel, the diff, the crypto review, and,
+    while pending, Approve and Reject; once the edit reached the cloud, Revert. A change with more entries than
+    the card holds says so, and gets its buttons only once the full listing is in the thread (``listing_pending``
+    until then). ``blocked``: why ``VPNBOT_CRYPTO_POLICY=block`` refuses its approval."""
     emoji = STATE_EMOJI.get(request.state, "")
+    reverts = f" (a revert of `{esc_visible(request.revert_of)}`)" if request.revert_of else ""
     intro = (
         f"{user(request.requester)} asks to change *{esc_visible(request.conn_name)}* "
-        f"(`{esc_visible(request.vpn_conn_id)}`)\n"
+        f"(`{esc_visible(request.vpn_conn_id)}`){reverts}\n"
         f"VPC `{esc_visible(request.vpc_id)}` · gateway `{esc_visible(request.vpn_gw_id)}`"
     )
     summary = f"*This change:* {esc(diffview.counts(request.diff))}."
@@ -352,21 +385,26 @@ def change_card(
     blocks: list[Block] = [
         HeaderBlock(text=header_text(f"VPN change: {request.conn_name}")),
         SectionBlock(text=MarkdownTextObject(text=intro)),
-        diff_table(request.diff),
+        SectionBlock(text=MarkdownTextObject(text=tunnel.impact_text(request))),
+        diff_table(request.diff, tunnel.row_effects(request)),
         ContextBlock(elements=[MarkdownTextObject(text=summary)]),
-        ContextBlock(elements=[MarkdownTextObject(text=_state_line(request, emoji))]),
     ]
+    review = tunnel.crypto_text(request.crypto, blocked if request.state is ChangeState.PENDING else "")
+    if review:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=review)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_state_line(request, emoji))]))
     if status_line:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(status_line, SECTION_MAX))))
     if request.state is ChangeState.PENDING and not listing_pending:
         blocks.append(_decision_buttons(request))
-    elif request.state in (ChangeState.STALE, ChangeState.FAILED):
-        blocks.append(
-            ActionsBlock(
-                block_id="again",
-                elements=[ButtonElement(text="Review again", action_id=REVIEW_AGAIN_ACTION, value=request.vpn_conn_id)],
-            )
-        )
+        return blocks
+    after: list[ButtonElement] = []
+    if request.state in (ChangeState.STALE, ChangeState.FAILED):
+        after.append(ButtonElement(text="Review again", action_id=REVIEW_AGAIN_ACTION, value=request.vpn_conn_id))
+    if request.revertible:
+        after.append(tunnel.revert_button(request))
+    if after:
+        blocks.append(ActionsBlock(block_id="again", elements=after))
     return blocks
 
 

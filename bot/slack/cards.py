@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slack.blocks import card_text, change_card, dump, listing_messages, text_message
+from bot.slack.blocks import Rendered, card_text, change_card, dump, listing_messages, text_message
 from bot.slack.records import SlackRecord
 from bot.vpn.change import ChangeRequest
 
@@ -30,14 +30,14 @@ def failure_reason(error: Exception) -> str:
 
 
 async def post_card(
-    client: AsyncWebClient, channel: str, request: ChangeRequest, *, listing_pending: bool = False
+    client: AsyncWebClient, channel: str, request: ChangeRequest, *, listing_pending: bool = False, blocked: str = ""
 ) -> str | None:
     """Post the card; its ``ts``, or None when Slack refused (the reason is logged)."""
     try:
         response = await client.chat_postMessage(
             channel=channel,
             text=card_text(request),
-            blocks=dump(change_card(request, listing_pending=listing_pending)),
+            blocks=dump(change_card(request, listing_pending=listing_pending, blocked=blocked)),
         )
     except SLACK_FAILURES as error:
         log.warning("posting the card of %s to %s failed: %s", request.id, channel, failure_reason(error))
@@ -65,6 +65,7 @@ async def update_card(
     status_line: str | None = None,
     *,
     listing_pending: bool = False,
+    blocked: str = "",
 ) -> bool:
     """Redraw the card where ``record`` says it is; False when it has none or Slack failed."""
     if not record.channel or not record.card_ts:
@@ -74,7 +75,9 @@ async def update_card(
             channel=record.channel,
             ts=record.card_ts,
             text=card_text(request),
-            blocks=dump(change_card(request, status_line=status_line, listing_pending=listing_pending)),
+            blocks=dump(
+                change_card(request, status_line=status_line, listing_pending=listing_pending, blocked=blocked)
+            ),
         )
     except SLACK_FAILURES as error:
         log.warning("updating the card of %s failed: %s", request.id, failure_reason(error))
@@ -84,11 +87,16 @@ async def update_card(
 
 async def thread_post(client: AsyncWebClient, record: SlackRecord, text: str) -> str | None:
     """A reply in the card's thread; its ``ts``, or None (no card, or Slack failed)."""
+    return await thread_post_blocks(client, record, text, text_message(text))
+
+
+async def thread_post_blocks(client: AsyncWebClient, record: SlackRecord, text: str, blocks: Rendered) -> str | None:
+    """A reply of ``blocks`` in the card's thread (``text``: its notification); its ``ts``, or None."""
     if not record.channel or not record.card_ts:
         return None
     try:
         response = await client.chat_postMessage(
-            channel=record.channel, thread_ts=record.card_ts, text=text, blocks=text_message(text)
+            channel=record.channel, thread_ts=record.card_ts, text=text, blocks=blocks
         )
     except SLACK_FAILURES as error:
         log.warning("replying in the thread of card %s failed: %s", record.card_ts, failure_reason(error))

@@ -29,13 +29,16 @@ log = logging.getLogger("bot.slack")
 
 @dataclass(frozen=True)
 class Draft:
-    """An edit form as it was filled: the connection it was built from, for whom, and from which channel."""
+    """An edit form as it was filled: the connection it was built from, for whom, and from which channel; for a
+    revert, the change it reverts and whether an empty key field restores the key before it."""
 
     connection: VpnConnection
     requester: str
     origin_channel: str | None
     reply_to: ResponseUrl | None = None
     created: float = field(default_factory=time.monotonic)
+    revert_of: str | None = None
+    restores_key: bool = False
 
 
 class DraftCache:

@@ -40,9 +40,11 @@ async def open_edit_modal(
     requester: str,
     origin_channel: str | None,
     reply_to: cards.ResponseUrl | None,
+    revert_of: str | None = None,
 ) -> None:
     """The modal (a loading view at once, then filled), unless the connection already has an open change, from
-    Slack or another front (then a link to its card, or where it runs)."""
+    Slack or another front (then a link to its card, or where it runs). ``revert_of``: the form of a revert of that
+    change, pre-filled with the values before it."""
     vpn_conn_id = vpn_conn_id[:ID_MAX]
     existing = await ctx.service.open_request_for(vpn_conn_id)
     if existing is not None:
@@ -72,7 +74,26 @@ async def open_edit_modal(
             await cards.direct_message(client, requester, text)
         return
     view = {"id": opened["view"]["id"], "hash": opened["view"].get("hash")}
-    await _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel, reply_to)
+    await _fill_form(ctx, client, view, vpn_conn_id, private, requester, origin_channel, reply_to, revert_of)
+
+
+async def open_revert_modal(
+    ctx: BotContext,
+    client: AsyncWebClient,
+    request_id: str,
+    trigger_id: str,
+    requester: str,
+    origin_channel: str | None,
+    reply_to: cards.ResponseUrl | None,
+) -> None:
+    """The edit form of a revert of ``request_id`` (see :func:`open_edit_modal`)."""
+    original = await ctx.service.get(request_id)
+    if original is None:
+        await cards.tell(client, requester, f"There is no change request `{esc_visible(request_id)}`.", reply_to)
+        return
+    await open_edit_modal(
+        ctx, client, original.vpn_conn_id, trigger_id, requester, origin_channel, reply_to, revert_of=original.id
+    )
 
 
 async def open_change_where(ctx: BotContext, client: AsyncWebClient, request: ChangeRequest) -> str:
@@ -97,10 +118,21 @@ async def _fill_form(
     requester: str,
     origin_channel: str | None,
     reply_to: cards.ResponseUrl | None,
+    revert_of: str | None,
 ) -> None:
-    """Replace the loading view with the form, filled from ``DescribeVpnConn`` (or with the cloud's error)."""
+    """Replace the loading view with the form, filled from ``DescribeVpnConn`` (or with the cloud's error); a
+    revert's form with the values before the change it reverts."""
+    revert: blocks.RevertForm | None = None
     try:
-        connection = await ctx.service.read(vpn_conn_id)
+        if revert_of is not None:
+            plan = await ctx.service.plan_revert(revert_of)
+            if isinstance(plan, str):
+                await _update_view(client, view, blocks.message_view("Cannot revert", esc_visible(plan)).to_dict())
+                return
+            connection = plan.connection
+            revert = blocks.RevertForm(plan.original.id, plan.values, plan.original.psk_changed, plan.key_kept)
+        else:
+            connection = await ctx.service.read(vpn_conn_id)
     except (CloudError, CloudDataError) as error:
         failed = blocks.message_view("Cannot edit", f":warning: Tencent Cloud: {error_words(error)}")
         await _update_view(client, view, failed.to_dict())
@@ -110,8 +142,10 @@ async def _fill_form(
         failed = blocks.message_view("Cannot edit", ":warning: vpnbot could not read this connection; try again.")
         await _update_view(client, view, failed.to_dict())
         return
-    ctx.drafts.put(str(view["id"]), Draft(connection, requester, origin_channel, reply_to))
-    await _update_view(client, view, blocks.edit_form_rendered(connection, private))
+    restores = revert is not None and revert.key_kept
+    draft = Draft(connection, requester, origin_channel, reply_to, revert_of=revert_of, restores_key=restores)
+    ctx.drafts.put(str(view["id"]), draft)
+    await _update_view(client, view, blocks.edit_form_rendered(connection, private, revert))
 
 
 async def _update_view(client: AsyncWebClient, view: Mapping[str, Any], new_view: dict[str, Any]) -> None:
@@ -190,7 +224,7 @@ def review(
     if not proposal.changed(draft.connection.settings):
         return {"vpnConnName": NO_CHANGE}
     request = ChangeRequest.from_proposal(
-        draft.connection, proposal, requester=requester, now=now, ttl=ttl, front=FRONT
+        draft.connection, proposal, requester=requester, now=now, ttl=ttl, front=FRONT, revert_of=draft.revert_of
     )
     return request, proposal.pre_shared_key
 
@@ -230,7 +264,8 @@ async def post_change(
     channel = ctx.settings.vpnbot_approval_channel or origin_channel
     listing = diffview.overflows(request.diff)
     workspace = await ctx.workspace_url()  # asked before the card, whose ts is saved right after it is posted
-    ts = await cards.post_card(client, channel, request, listing_pending=listing) if channel else None
+    blocked = request.blocked_by(ctx.settings.vpnbot_crypto_policy)
+    ts = await cards.post_card(client, channel, request, listing_pending=listing, blocked=blocked) if channel else None
     link = permalink_from(workspace, channel or "", ts) if ts else None
     posted = record.with_(channel=channel, card_ts=ts, link=link)
     if ts is not None and listing and not await cards.post_listing(client, channel or "", ts, request):
@@ -251,7 +286,7 @@ async def post_change(
         await _withdraw_unposted(ctx, client, request, posted, reply_to, f"it (the state file: {error})")
         return
     if listing:
-        await cards.update_card(client, request, posted)
+        await cards.update_card(client, request, posted, blocked=blocked)
 
 
 async def _withdraw_unposted(

@@ -14,13 +14,15 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.changes import Background, Note, NoteKind, Progress, Step, Word
-from bot.slack import cards, words
+from bot.changes import Background, Note, NoteKind, PeerConfig, Progress, Step, WatchEvent, Word
+from bot.slack import cards, tunnel, words
+from bot.slack.blocks import dump
 from bot.slack.records import STATUS_POSTING, SlackRecord, end_key
 from bot.slack.text import user
 from bot.store import StoreError, StoreUnavailableError
 from bot.store.interface import ChangeStore
 from bot.vpn.change import TERMINAL_STATES, ChangeRequest, ChangeState, EndKind
+from bot.vpn.watch import Watch
 
 __all__ = ["FRONT", "SlackNotifier"]
 
@@ -30,12 +32,16 @@ ENDED_STATES = frozenset({*TERMINAL_STATES, ChangeState.UNKNOWN})
 
 
 class SlackNotifier:
-    """See the module. ``drawing``: requests whose end is being shown now (a redraw never posts it twice)."""
+    """See the module. ``drawing``: requests whose end is being shown now (a redraw never posts it twice);
+    ``crypto_policy``: ``VPNBOT_CRYPTO_POLICY``, which a pending card states when it blocks the change."""
 
-    def __init__(self, client: AsyncWebClient, store: ChangeStore, background: Background) -> None:
+    def __init__(
+        self, client: AsyncWebClient, store: ChangeStore, background: Background, crypto_policy: str = "warn"
+    ) -> None:
         self.client = client
         self.store = store
         self.background = background
+        self.crypto_policy = crypto_policy
         self.drawing: set[str] = set()
 
     async def record(self, request: ChangeRequest) -> SlackRecord:
@@ -61,7 +67,8 @@ class SlackNotifier:
 
     async def card_changed(self, request: ChangeRequest, note: Note | None = None) -> None:
         status_line = words.note_words(note)[1] if note is not None else None
-        await cards.update_card(self.client, request, await self.record(request), status_line)
+        blocked = request.blocked_by(self.crypto_policy)
+        await cards.update_card(self.client, request, await self.record(request), status_line, blocked=blocked)
 
     async def progress(self, request: ChangeRequest, progress: Progress) -> None:
         if progress.step is Step.SENT:
@@ -108,6 +115,23 @@ class SlackNotifier:
             await self._shown(request, record)
         finally:
             self.drawing.discard(request.id)
+
+    async def peer_config(self, request: ChangeRequest, configs: tuple[PeerConfig, ...]) -> None:
+        record = await self.record(request)
+        for blocks in tunnel.peer_config_messages(request, configs):
+            text = f"The peer's half of change {request.id}"
+            if await cards.thread_post_blocks(self.client, record, text, dump(blocks)) is None:
+                return
+
+    async def watch(self, request: ChangeRequest, watch: Watch, event: WatchEvent) -> None:
+        record = await self.record(request)
+        if record.progress_ts:
+            status = words.running_text(request, words.end_words(request), None)
+            line = tunnel.watch_line(request, watch, event)
+            await cards.thread_update(self.client, record, record.progress_ts, f"{status}\n{line}")
+        reply = tunnel.watch_reply(request, watch, event)
+        if reply is not None:
+            await cards.thread_post_blocks(self.client, record, reply[0], dump(reply[1]))
 
     async def tell(self, person: str, word: Word, request: ChangeRequest) -> None:
         if request.front == FRONT:

@@ -99,7 +99,7 @@ async def running_bot(settings: Settings, *, sim: bool, port: int, host: str = "
             settings.vpnbot_approvers, client, allow_self_approval=settings.vpnbot_allow_self_approval
         )
         background = Background()
-        notifier = SlackNotifier(client, store, background)
+        notifier = SlackNotifier(client, store, background, settings.vpnbot_crypto_policy)
         service = ChangeService(settings, cloud, store, notifier, background)
         ctx = BotContext(
             settings,

@@ -10,11 +10,23 @@ disguise itself. Mentions are built only from ids that look like Slack's (:func:
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from bot.vpn.params import visible
 from bot.vpn.redact import clip
 
-__all__ = ["channel", "clip", "error_words", "esc", "esc_visible", "link", "user", "visible", "visible_lines"]
+__all__ = [
+    "channel",
+    "clip",
+    "error_words",
+    "esc",
+    "esc_visible",
+    "link",
+    "slack_date",
+    "user",
+    "visible",
+    "visible_lines",
+]
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{2,30}$")
@@ -55,3 +67,8 @@ def link(url: str | None, label: str) -> str:
 def error_words(error: Exception, limit: int = 1500) -> str:
     """An error's text for mrkdwn: cut visibly, hidden characters shown, escaped (cloud texts are not trusted)."""
     return esc(visible_lines(clip(str(error), limit)))
+
+
+def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A time in Slack's ``<!date^...>`` format, shown in each reader's time zone, with a UTC fallback."""
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment.strftime('%Y-%m-%d %H:%M UTC')}>"

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.changes import Decision, Note, NoteKind, Verdict, Word
-from bot.slack.blocks import slack_date
-from bot.slack.text import clip, esc, esc_visible, user, visible_lines
+from bot.slack.text import clip, esc, esc_visible, slack_date, user, visible_lines
 from bot.vpn.change import NO_TASK_ENDS, TASK_ENDS, ChangeRequest, ChangeState, EndKind
 
 __all__ = [
@@ -80,6 +79,11 @@ def decision_words_for(
         return (
             "You cannot approve this change: only the people and groups in VPNBOT_APPROVERS can approve. "
             "Nothing was changed."
+        )
+    if verdict is Verdict.BLOCKED_BY_POLICY:
+        return (
+            ":lock: This change cannot be approved: VPNBOT_CRYPTO_POLICY is `block`, and "
+            f"{esc_visible(error)} Nothing was sent. Reject it, and ask again with stronger values."
         )
     what = "your approval" if approving else "that"
     nothing = "Nothing was sent." if approving else "Nothing was changed."

@@ -23,6 +23,13 @@ What a caller may rely on:
   (:class:`StoreKeyError` naming the key file and ``VPNBOT_STORE_KEY``), rather than make a key that can read none of
   it. A key that cannot decrypt a stored secret raises :class:`StoreKeyError` naming ``VPNBOT_STORE_KEY``, never a
   cryptography traceback.
+- **The key before a change, for a revert.** :meth:`Store.keep_old_psk` keeps the connection's key from before a
+  request's edit as the pending key is kept (a Fernet token under the same key, in ``old_secrets``) until a time the
+  caller gives; :meth:`Store.old_psk` returns it only before then. A request's end does not erase it:
+  :meth:`Store.erase_old_psk` and :meth:`Store.erase_expired_old_psks` overwrite and delete it and then empty the
+  write-ahead log, so its token leaves the ``-wal`` file at once (unless another process is reading the file then).
+- **Health watches.** :meth:`Store.save_watch` keeps a request's :class:`~bot.vpn.watch.Watch` (replacing the one
+  kept; never audited by itself), :meth:`Store.active_watches` lists those still watching, oldest started first.
 - **Tamper-evident audit, keyed.** Every create and every transition appends an :class:`AuditRecord` whose hash is an
   HMAC-SHA256, under a key derived from the store key (so never in the state file), over the previous record's hash
   and the record. :func:`verify_chain` names edited, removed, reordered and forged records (a hash recomputed
@@ -30,8 +37,10 @@ What a caller may rely on:
   the end shows (:meth:`Store.check_audit`). Records an older vpnbot wrote with its unkeyed sha256 are not called
   tampered: the check accepts them as the start of the log, as far as the key check (a Fernet token in ``meta``)
   says they go, and says so in a note; the first keyed record covers them from then on (:mod:`bot.store.chain`).
+  :meth:`Store.audit_event` appends a record, chained and keyed alike, of an event that is no transition (what a
+  watch saw), refusing one that holds the request's pending or old key.
 
-Why the standard :mod:`sqlite3` module and not sqlitedict. The store needs one transaction across four tables, taken
+Why the standard :mod:`sqlite3` module and not sqlitedict. The store needs one transaction across several tables, taken
 with ``BEGIN IMMEDIATE``, and to learn at once that a commit failed. sqlitedict gives each table its own connection
 on a writer thread of its own and queues commits to it; sharing one connection meant overriding its private
 ``_new_conn`` and driving ``BEGIN``/``ROLLBACK`` through its internals, and a commit that failed on a full disk
@@ -43,8 +52,10 @@ SQLite's own. The file keeps sqlitedict's layout, so earlier state files open un
 
 Values are stored as JSON text (not sqlitedict's default pickle: a state file must never be able to run code).
 Tables: ``requests`` (id -> request JSON), ``secrets`` (id -> Fernet token), ``audit`` (zero-padded sequence number
--> record), ``meta`` (the audit head, the key check, a heartbeat, and ``open:<request id>`` -> connection id for
-open requests).
+-> record), ``meta`` (the audit head, the key check, the schema number, a heartbeat, and ``open:<request id>`` ->
+connection id for open requests), ``fronts`` (id -> the front's record), ``watches`` (id -> watch JSON) and
+``old_secrets`` (id -> ``{"token": Fernet token, "until": ISO time}``). A file of an older schema gets the tables it
+lacks at open.
 """
 
 from bot.store.chain import (

@@ -4,6 +4,7 @@ file. See :mod:`bot.store` for what a caller may rely on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -51,6 +52,7 @@ from bot.store.keys import (
 )
 from bot.store.tables import Database, describe_error, is_damage
 from bot.vpn.change import OPEN_STATES, TERMINAL_STATES, ChangeRequest, ChangeState, RequestUpdate
+from bot.vpn.watch import Watch
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "LEGACY_FRONT_FIELDS", "Store"]
 
@@ -62,13 +64,17 @@ DEFAULT_LOCK_TIMEOUT = 5.0
 """Seconds a write waits for another process's write lock before it fails as StoreUnavailableError."""
 
 _REQUESTS, _SECRETS, _AUDIT, _META, _FRONTS = "requests", "secrets", "audit", "meta", "fronts"
+_WATCHES, _OLD_SECRETS = "watches", "old_secrets"
 _OPEN_PREFIX = "open:"
 _AUDIT_HEAD = "audit_head"
 _AUDIT_HEAD_LOST = "audit_head_lost"
 _KEY_CHECK = "key_check"
 _HEARTBEAT = "heartbeat"
 _SCHEMA = "schema"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""The layout this vpnbot writes: 2 moved the Slack fields out of the requests into ``fronts``; 3 added ``watches``
+and ``old_secrets`` (empty in an older file: nothing moves). Every migration may run again harmlessly, so a file an
+older vpnbot opened since (it marks the file with its own number) is brought up to date again."""
 LEGACY_FRONT_FIELDS = ("channel", "card_ts", "progress_ts", "origin_channel")
 """Where a request was shown in Slack, which vpnbots before schema 2 kept in the request itself; moved at open into
 the request's front record."""
@@ -276,6 +282,47 @@ class Store:
 
         await self._run(self._write, work)
 
+    async def save_watch(self, watch: Watch) -> None:
+        """Keep ``watch`` as its request's health watch, replacing the one kept. Not audited: what a watch saw is
+        recorded with :meth:`audit_event` when the caller decides it matters.
+
+        Raises UnknownRequestError (a StoreError) for a request that does not exist, ValueError when the watch is
+        of another connection than its request or would not read back as given (a naive time),
+        StoreUnavailableError when the file cannot be written; nothing is written then."""
+        document = watch.to_json()
+        if Watch.from_json(document) != watch:
+            raise ValueError(f"the watch of {watch.request_id} does not read back as it was given")
+        text = canonical(document)
+
+        def work(db: Database) -> None:
+            request = _require(db, watch.request_id)
+            if request.vpn_conn_id != watch.vpn_conn_id:
+                raise ValueError(
+                    f"the watch of {watch.request_id} is of {watch.vpn_conn_id}, but the request is for "
+                    f"{request.vpn_conn_id}"
+                )
+            db.put(_WATCHES, watch.request_id, text)
+
+        await self._run(self._write, work)
+
+    async def watch(self, request_id: str) -> Watch | None:
+        """The request's watch as last saved, or None. Raises StoreError when the stored watch cannot be read."""
+
+        def work(db: Database) -> Watch | None:
+            raw = db.get(_WATCHES, request_id)
+            return None if raw is None else _parse_watch(request_id, raw)
+
+        return await self._run(self._read, work)
+
+    async def active_watches(self) -> list[Watch]:
+        """Every watch still ``watching`` (to go on with after a restart), the oldest started first."""
+
+        def work(db: Database) -> list[Watch]:
+            found = [w for w in (_parse_watch(k, raw) for k, raw in db.items(_WATCHES)) if w.active]
+            return sorted(found, key=lambda w: (w.started_at, w.request_id))
+
+        return await self._run(self._read, work)
+
     async def claim(
         self,
         request_id: str,
@@ -349,20 +396,112 @@ class Store:
         token = await self._run(self._read, lambda db: _get(db, _SECRETS, request_id))
         if token is None:
             return None
-        if self._fernet is None:
-            raise StoreKeyError(f"request {request_id}'s pre-shared key cannot be read: {self._key_source}")
-        try:
-            return SecretStr(self._fernet.decrypt(str(token).encode()).decode())
-        except InvalidToken:
-            raise StoreKeyError(
-                f"the state file's secrets cannot be decrypted with this key ({self._key_source}): "
-                f"{ENV_KEY} (or the key file when it is unset) differs from the key request {request_id}'s "
-                "pre-shared key was stored with; restore that key, or cancel the request and propose the change again"
-            ) from None
+        return self._decrypt(
+            str(token), request_id, "pre-shared key", "cancel the request and propose the change again"
+        )
 
     async def erase_psk(self, request_id: str) -> None:
         """Delete the request's key (claim() does this on reaching a final state). No error when there is none."""
         await self._run(self._write, lambda db: db.delete(_SECRETS, request_id))
+
+    async def keep_old_psk(self, request_id: str, key: SecretStr, *, until: datetime) -> None:
+        """Keep the key the connection had before the request's edit, for a revert, until ``until``: encrypted as
+        the pending key is (the same Fernet key), in ``old_secrets``, never in a log or the audit log. A request's
+        ending does not erase it: :meth:`erase_old_psk` or :meth:`erase_expired_old_psks` does. Replaces an old key
+        kept before.
+
+        Raises ValueError for an empty key, a naive ``until`` or a request whose edit leaves the key as it is;
+        UnknownRequestError for a request that does not exist; StoreUnavailableError when the file cannot be
+        written (nothing is written then)."""
+        if not key.get_secret_value():
+            raise ValueError("the old pre-shared key is empty: there is nothing to keep")
+        entry = canonical({"token": self._encrypt(key), "until": _aware(until, "until").isoformat()})
+
+        def work(db: Database) -> None:
+            request = _require(db, request_id)
+            if not request.psk_changed:
+                raise ValueError(f"change request {request_id} leaves the pre-shared key as it is: no old key to keep")
+            db.put(_OLD_SECRETS, request_id, entry)
+
+        await self._run(self._write, work)
+
+    async def old_psk(self, request_id: str, now: datetime) -> SecretStr | None:
+        """The old key :meth:`keep_old_psk` kept, while ``now`` is before its ``until``; None from ``until`` on (even
+        before it is erased), after erasure, or when none was kept. Raises StoreKeyError when the key given at
+        open cannot decrypt it, StoreError when its record cannot be read."""
+        now = _aware(now, "now")
+        raw = await self._run(self._read, lambda db: db.get(_OLD_SECRETS, request_id))
+        if raw is None:
+            return None
+        token, until = _old_entry(request_id, raw)
+        if until <= now:
+            return None
+        return self._decrypt(token, request_id, "old pre-shared key", "a revert of the key cannot be made by vpnbot")
+
+    async def erase_old_psk(self, request_id: str) -> None:
+        """Erase the request's old key: the row is overwritten (``secure_delete``) and deleted, and the write-ahead
+        log is emptied at once where no other connection's read prevents it. No error when there is none."""
+
+        def work(db: Database) -> bool:
+            if not db.contains(_OLD_SECRETS, request_id):
+                return False
+            db.delete(_OLD_SECRETS, request_id)
+            return True
+
+        await self._run(self._erasing, work)
+
+    async def erase_expired_old_psks(self, now: datetime) -> int:
+        """Erase, as :meth:`erase_old_psk` does and in one write, every old key whose ``until`` is at or before
+        ``now``, and any whose record cannot be read (nothing could say how long it may be kept); how many."""
+        now = _aware(now, "now")
+
+        def work(db: Database) -> int:
+            erased = 0
+            for request_id, raw in db.items(_OLD_SECRETS):
+                try:
+                    _, until = _old_entry(request_id, raw)
+                except StoreError:
+                    log.warning("the old pre-shared key of %s has an unreadable record: erased", request_id)
+                    until = now
+                if until <= now:
+                    db.delete(_OLD_SECRETS, request_id)
+                    erased += 1
+            return erased
+
+        return await self._run(self._erasing, work)
+
+    async def audit_event(
+        self, request_id: str, *, actor: str, at: datetime, action: str, detail: Mapping[str, Any]
+    ) -> None:
+        """Append to the audit chain a record of something that happened to the request that is no transition (say
+        ``watch: tunnel down`` with ``{"since": ...}``), keyed and verified like every other record.
+
+        ``detail`` is JSON (a timezone-aware datetime in it is kept as ISO 8601 text). Refused with ValueError,
+        writing nothing, when ``action`` is empty, ``created`` or a transition's ``FROM->TO``, ``at`` is naive, the
+        detail is not JSON, or the action, actor or detail holds the request's pending or old pre-shared key (or
+        its stored token); UnknownRequestError for a request that does not exist; StoreUnavailableError when the
+        file cannot be written."""
+        if not action.strip() or action == "created" or "->" in action:
+            raise ValueError(
+                "an audit event needs an action that is neither 'created' nor a transition (FROM->TO): the store "
+                "audits those itself"
+            )
+        if not actor:
+            raise ValueError("an audit event needs an actor")
+        at = _aware(at, "at")
+        document = _json_detail(detail)
+        texts = [action, actor, canonical(document), *_strings(document)]
+
+        def work(db: Database) -> None:
+            request = _require(db, request_id)
+            if any(secret in text for secret in self._secrets_of(db, request_id) for text in texts):
+                raise ValueError(
+                    f"the audit event of {request_id} holds the request's pending or old pre-shared key: nothing "
+                    "was recorded"
+                )
+            self._append_audit(db, at, request, actor, action, document)
+
+        await self._run(self._write, work)
 
     async def audit_log(self) -> list[AuditRecord]:
         """Every audit record in stored order. Raises StoreError naming a record that cannot be read at all."""
@@ -526,7 +665,7 @@ class Store:
         stored. Writes only what differs, so opening an unchanged file writes nothing."""
         fernet = self._fernet
         assert fernet is not None
-        db.create_tables()
+        db.create_tables()  # schema 3's watches and old_secrets among them: an older file had none to move
         if _get(db, _META, _SCHEMA) != SCHEMA_VERSION:
             _move_legacy_front_fields(db)
             db.put(_META, _SCHEMA, canonical(SCHEMA_VERSION))
@@ -574,6 +713,59 @@ class Store:
             raise StoreError("the state file was opened read-only")
         return self._fernet.encrypt(psk.get_secret_value().encode()).decode()
 
+    def _decrypt(self, token: str, request_id: str, what: str, remedy: str) -> SecretStr:
+        if self._fernet is None:
+            raise StoreKeyError(f"request {request_id}'s {what} cannot be read: {self._key_source}")
+        try:
+            return SecretStr(self._fernet.decrypt(token.encode()).decode())
+        except InvalidToken:
+            raise StoreKeyError(
+                f"the state file's secrets cannot be decrypted with this key ({self._key_source}): "
+                f"{ENV_KEY} (or the key file when it is unset) differs from the key request {request_id}'s "
+                f"{what} was stored with; restore that key, or {remedy}"
+            ) from None
+
+    def _secrets_of(self, db: Database, request_id: str) -> list[str]:
+        """The request's pending and old keys as stored (their tokens) and, where this key opens them, in plain."""
+        tokens: list[str] = []
+        pending = _get(db, _SECRETS, request_id)
+        if pending is not None:
+            tokens.append(str(pending))
+        raw = db.get(_OLD_SECRETS, request_id)
+        if raw is not None:
+            with contextlib.suppress(StoreError):
+                tokens.append(_old_entry(request_id, raw)[0])
+        found = list(tokens)
+        for token in tokens:
+            if self._fernet is not None:
+                with contextlib.suppress(InvalidToken):
+                    found.append(self._fernet.decrypt(token.encode()).decode())
+        return [secret for secret in found if secret]
+
+    def _erasing(self, work: Callable[[Database], T]) -> T:
+        """:meth:`_write`, then, when ``work`` says it erased something, the write-ahead log emptied so the erased
+        row's earlier pages leave the ``-wal`` file now (best effort: the write stands either way)."""
+        result = self._write(work)
+        if not result:
+            return result
+        db = self._live_db()
+        try:
+            emptied = db.empty_log()
+        except sqlite3.Error as error:
+            log.warning(
+                "state file %s: emptying the write-ahead log after an erasure: %s",
+                self.path,
+                describe_error(error, db.lock_timeout),
+            )
+        else:
+            if not emptied:
+                log.info(
+                    "state file %s: another process's read kept the write-ahead log from being emptied after an "
+                    "erasure; the replaced pages stay in it until SQLite reuses or removes it",
+                    self.path,
+                )
+        return result
+
     def _put_head(self, db: Database, seq: int, record_hash: str) -> None:
         head: dict[str, Any] = {"seq": seq, "hash": record_hash}
         if self._audit_key is not None:
@@ -618,6 +810,60 @@ def _move_legacy_front_fields(db: Database) -> None:
         db.put(_REQUESTS, key, canonical(document))
 
 
+def _aware(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+def _parse_watch(request_id: str, raw: str) -> Watch:
+    try:
+        return Watch.from_json(json.loads(raw))
+    except (ValueError, TypeError) as error:
+        raise StoreError(
+            f"the watch of change request {request_id} in the state file cannot be read: {error}"
+        ) from None
+
+
+def _old_entry(request_id: str, raw: str) -> tuple[str, datetime]:
+    """The token and ``until`` of an old key's record; StoreError (saying nothing of the record) when unreadable."""
+    try:
+        data = json.loads(raw)
+        token, until = str(data["token"]), datetime.fromisoformat(str(data["until"]))
+        if not token or until.utcoffset() is None:
+            raise ValueError("no token, or a naive time")
+    except (ValueError, TypeError, KeyError):
+        raise StoreError(f"the old pre-shared key of change request {request_id} has an unreadable record") from None
+    return token, until
+
+
+def _json_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """``detail`` as the JSON the audit record will hold; ValueError (naming no value) when it is none."""
+
+    def time_text(value: object) -> str:
+        if isinstance(value, datetime):
+            return _aware(value, "a time in the audit detail").isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    try:
+        document = json.loads(json.dumps(dict(detail), default=time_text, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the audit detail must be JSON: {error}") from None
+    assert isinstance(document, dict)
+    return document
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON value, the objects' keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (key, *_strings(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
 def _heartbeat(db: Database) -> None:
     db.put(_META, _HEARTBEAT, canonical(datetime.now(UTC).isoformat()))
 
@@ -625,7 +871,12 @@ def _heartbeat(db: Database) -> None:
 def _what_needs_the_key(db: Database) -> str:
     """What in the file was written under a key ("" when nothing: a new key may be made)."""
     parts = []
-    for table, what in ((_REQUESTS, "change request"), (_SECRETS, "pre-shared key"), (_AUDIT, "audit record")):
+    for table, what in (
+        (_REQUESTS, "change request"),
+        (_SECRETS, "pre-shared key"),
+        (_OLD_SECRETS, "old pre-shared key"),
+        (_AUDIT, "audit record"),
+    ):
         number = db.count(table)
         if number:
             parts.append(f"{number} {what}{'s' if number != 1 else ''}")

@@ -20,7 +20,8 @@ __all__ = ["TABLES", "Database", "describe_error", "is_damage"]
 
 log = logging.getLogger("bot.store")
 
-TABLES = ("requests", "secrets", "audit", "meta", "fronts")
+TABLES = ("requests", "secrets", "audit", "meta", "fronts", "watches", "old_secrets")
+"""Every table the store uses; a file lacking some (an older vpnbot's) gets them at open."""
 
 # SQLite's primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -184,6 +185,15 @@ class Database:
         else:
             rows = self.conn.execute(f'SELECT key, value FROM "{table}" ORDER BY key').fetchall()
         return [(str(key), _text(value)) for key, value in rows]
+
+    def empty_log(self) -> bool:
+        """Copy the write-ahead log into the file and truncate it to nothing (outside any transaction), so pages an
+        erasure replaced are gone from the ``-wal`` file now rather than when the last connection closes. False when
+        another connection's read kept it from being emptied (its pages stay until SQLite reuses or removes it)."""
+        if self.read_only:
+            return False
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     def count(self, table: str) -> int:
         if not self._has(table):

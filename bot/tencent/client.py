@@ -1,5 +1,8 @@
 """An async client for the three Tencent Cloud VPC API 2.0 actions vpnbot needs.
 
+API 2.0 has no peer configuration (``DescribeCustomerGatewayVendors``, ``DownloadCustomerGatewayConfiguration``):
+those methods raise UnsupportedActionError and send nothing.
+
 ``DescribeVpnConn`` and ``DescribeVpcTaskResult`` are reads: retried with exponential backoff on transport
 failures, HTTP 5xx and the retryable API codes (4400, 6000, 6200). ``ModifyVpnConnEx`` is the edit: never re-sent
 when its outcome is unknown; the one refusal it is sent again after is "over the rate limit" (see
@@ -8,7 +11,9 @@ as a POST form.
 
 Secrets stay out of every log line and exception text: logs carry action names, attempts, codes, durations and
 parameter names, never values or bodies; ``DescribeVpnConn`` items are normalised at once (the key becomes a
-fingerprint) and ``ModifyVpnConnEx``'s answer, which echoes the key, is reduced to its ``taskId``.
+fingerprint) and ``ModifyVpnConnEx``'s answer, which echoes the key, is reduced to its ``taskId``. The one read that
+keeps the key, :meth:`VpcClient.pre_shared_key` (for reverting a change of it), hands it back as a ``SecretStr`` and
+nowhere else (``bot.tencent.psk``).
 
 Any answer is handled: whatever the endpoint sends (more than ``MAX_ANSWER_BYTES``, not UTF-8, nested 200,000 deep,
 a 5,000-digit ``taskId``, a ``code`` that is a list), the client raises a CloudError and nothing else, with a short
@@ -52,16 +57,19 @@ from bot.tencent.errors import (
     ResponseError,
     ServerError,
     TransportError,
+    UnsupportedActionError,
 )
 from bot.tencent.limits import RateLimiter
 from bot.tencent.listing import ConnectionListing, UnreadableConnection, read_items
+from bot.tencent.peer import DOWNLOAD, VENDORS, GatewayVendor
+from bot.tencent.psk import ItemSources, live_key
 from bot.tencent.signing import SignatureMethod, sign, string_to_sign
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire import DESCRIBE_LIMIT_MAX, REDACTED, describe_params, modify_params, task_params
 from bot.vpn.connection import SecretFingerprints, VpnConnection, connection_from_describe
-from bot.vpn.edit import Proposal
+from bot.vpn.edit import PSK, Proposal
 
-__all__ = ["DEFAULT_ENDPOINT", "Answer", "BaseVpcClient", "Credentials", "VpcClient"]
+__all__ = ["API3_NEEDED", "DEFAULT_ENDPOINT", "Answer", "BaseVpcClient", "Credentials", "VpcClient"]
 
 log = logging.getLogger("bot.tencent")
 
@@ -70,6 +78,7 @@ DESCRIBE = "DescribeVpnConn"
 MODIFY = "ModifyVpnConnEx"
 TASK = "DescribeVpcTaskResult"
 NOT_FOUND = "InvalidVpnConn.NotFound"
+API3_NEEDED = "API 3.0 (VPNBOT_CLOUD_API=v3)"
 _JITTER = 0.1
 IN_FLIGHT = 16
 """Requests of one action in flight at once."""
@@ -413,6 +422,26 @@ class VpcClient(BaseVpcClient[Mapping[str, str]]):
         page = self._parsed(DESCRIBE, partial(_connections, body, self.fingerprints))
         return described(DESCRIBE, NOT_FOUND, vpn_conn_id, page, sole_item_is_it=True)
 
+    async def pre_shared_key(self, vpn_conn_id: str) -> SecretStr | None:
+        """The connection's current ``preSharedKey``, to keep (encrypted) so that a change of it can be reverted;
+        None when the cloud reports none. Read as :meth:`describe_vpn_conn` reads (its retries, limits and errors),
+        and checked against the fingerprint that read gives the connection: ``fingerprints.of`` of the key is the
+        ``psk_fingerprint`` of the connection read with it. ResponseError (naming the field) for a key that is not
+        text or longer than ``PRE_SHARED_KEY_MAX``. The key is in no log line, error or ``repr``."""
+        log.info("%s %r: reading the pre-shared key, to keep it", DESCRIBE, vpn_conn_id[:64])
+        body = await self._read(DESCRIBE, describe_params(vpn_conn_id=vpn_conn_id, limit=DESCRIBE_LIMIT_MAX))
+        return self._parsed(DESCRIBE, partial(_live_key, body, vpn_conn_id, self.fingerprints))
+
+    async def customer_gateway_vendors(self) -> list[GatewayVendor]:
+        """API 2.0 has no such action: UnsupportedActionError, nothing sent."""
+        raise UnsupportedActionError(VENDORS, API3_NEEDED)
+
+    async def customer_gateway_configuration(
+        self, connection: VpnConnection, vendor: GatewayVendor, interface_name: str = ""
+    ) -> str:
+        """API 2.0 has no such action: UnsupportedActionError, nothing sent."""
+        raise UnsupportedActionError(DOWNLOAD, API3_NEEDED)
+
     async def list_vpn_conns(
         self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
     ) -> ConnectionListing:
@@ -560,15 +589,28 @@ def masked(text: str, hidden: Iterable[str]) -> str:
     return text
 
 
-def _connections(body: Mapping[str, Any], fingerprints: SecretFingerprints) -> ConnectionListing:
-    """The ``data[]`` items of a DescribeVpnConn answer, normalised (the raw items, with their keys, go no further);
-    ResponseError when ``data`` is not a list."""
+def _connections(
+    body: Mapping[str, Any],
+    fingerprints: SecretFingerprints,
+    parse: Callable[[Mapping[str, Any]], VpnConnection] | None = None,
+) -> ConnectionListing:
+    """The ``data[]`` items of a DescribeVpnConn answer, normalised by ``parse`` (None: fingerprinted by
+    ``fingerprints``; the raw items, with their keys, go no further); ResponseError when ``data`` is not a list."""
     items = body.get("data")
     if items is None:
         return ConnectionListing()
     if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "data is not a list of connection objects")
-    return read_items(items, partial(connection_from_describe, fingerprints=fingerprints), ("unVpnConnId", "vpnConnId"))
+    reader = parse if parse is not None else partial(connection_from_describe, fingerprints=fingerprints)
+    return read_items(items, reader, ("unVpnConnId", "vpnConnId"))
+
+
+def _live_key(body: Mapping[str, Any], vpn_conn_id: str, fingerprints: SecretFingerprints) -> SecretStr | None:
+    """The ``preSharedKey`` of the item ``describe_vpn_conn`` would read ``vpn_conn_id`` from (same errors)."""
+    sources = ItemSources(partial(connection_from_describe, fingerprints=fingerprints))
+    page = _connections(body, fingerprints, sources)
+    connection = described(DESCRIBE, NOT_FOUND, vpn_conn_id, page, sole_item_is_it=True)
+    return live_key(DESCRIBE, PSK, sources.item_of(connection).get(PSK), connection, fingerprints)
 
 
 def described(

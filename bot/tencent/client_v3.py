@@ -20,6 +20,13 @@ SHA256, service ``vpc``), ``Content-Type: application/json; charset=utf-8``, ``H
 The signature's ``host`` is the ``Host`` header sent, port included when the endpoint has one, as Tencent's SDK
 signs it (for the real endpoint there is no port). The body is serialised once and those very bytes are signed and sent.
 
+Two more reads are API 3.0's own: the vendors Tencent writes peer configurations for
+(``DescribeCustomerGatewayVendors``) and that configuration for one connection
+(``DownloadCustomerGatewayConfiguration``, ``bot.tencent.peer``). The configuration may hold the pre-shared key in
+plain text: it is handed back as it is and never logged, and a refusal's message is cleared of the connection's
+key (found by its fingerprint) before it becomes an ApiError's text. :meth:`VpcClientV3.pre_shared_key` reads the
+key itself, alone (not in a batch: it is rare, and its item must be seen whole), as ``bot.tencent.psk`` says.
+
 Any answer is handled as under API 2.0 (``bot.tencent.client``): only a ``Response.Error`` with a well-formed
 ``Code`` (a short printable text) is an ApiError; an edit answered with anything else unreadable (no readable
 ``RequestId``, a ``Code`` that is a number) is a ResponseError, whose outcome is unknown.
@@ -37,6 +44,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from bot.tencent.client import (
     CODE_MAX,
@@ -54,11 +62,21 @@ from bot.tencent.client import (
 from bot.tencent.errors import ApiError, CloudError, NotFoundError, ResponseError, in_family
 from bot.tencent.limits import TENCENT_RATE_LIMITS
 from bot.tencent.listing import ConnectionListing, read_items
+from bot.tencent.peer import (
+    DOWNLOAD,
+    VENDORS,
+    GatewayVendor,
+    configuration_payload,
+    read_configuration,
+    read_vendors,
+)
+from bot.tencent.psk import ItemSources, live_key
 from bot.tencent.signing import TC3_CONTENT_TYPE, tc3_authorization
 from bot.tencent.tasks import TaskId, TaskState, TaskStatus
 from bot.tencent.wire_v3 import API_VERSION, describe_payload, modify_payload, read_connection, task_payload
 from bot.vpn.connection import SecretFingerprints, VpnConnection
 from bot.vpn.edit import Proposal
+from bot.vpn.redact import redact
 
 __all__ = ["DEFAULT_ENDPOINT_V3", "SERVICE", "VpcClientV3"]
 
@@ -67,6 +85,7 @@ log = logging.getLogger("bot.tencent")
 DEFAULT_ENDPOINT_V3 = "https://vpc.tencentcloudapi.com/"
 SERVICE = "vpc"
 DESCRIBE = "DescribeVpnConnections"
+KEY_FIELD = "PreShareKey"
 MODIFY = "ModifyVpnConnectionAttribute"
 TASK = "DescribeVpcTaskResult"
 NOT_FOUND = "ResourceNotFound"
@@ -212,6 +231,40 @@ class VpcClientV3(BaseVpcClient[Mapping[str, Any]]):
         except CloudError as error:
             return error
 
+    async def pre_shared_key(self, vpn_conn_id: str) -> SecretStr | None:
+        """The connection's current ``PreShareKey``, to keep (encrypted) so that a change of it can be reverted;
+        None when the cloud reports none. Read alone, with :meth:`describe_vpn_conn`'s retries, limits and errors,
+        and checked against the fingerprint that read gives the connection: ``fingerprints.of`` of the key is the
+        ``psk_fingerprint`` of the connection read with it. ResponseError (naming the field) for a key that is not
+        text or longer than ``PRE_SHARED_KEY_MAX``. The key is in no log line, error or ``repr``."""
+        log.info("%s %r: reading the pre-shared key, to keep it", DESCRIBE, vpn_conn_id[:64])
+        response = await self._read(DESCRIBE, describe_payload(vpn_conn_id=vpn_conn_id))
+        return self._parsed(DESCRIBE, partial(_live_key, response, vpn_conn_id, self.fingerprints))
+
+    async def customer_gateway_vendors(self) -> list[GatewayVendor]:
+        """The devices Tencent writes peer configurations for (``DescribeCustomerGatewayVendors``), in its order;
+        a read like any other. ResponseError (naming the field) for a malformed list."""
+        response = await self._read(VENDORS, {})
+        return self._parsed(VENDORS, partial(read_vendors, response))
+
+    async def customer_gateway_configuration(
+        self, connection: VpnConnection, vendor: GatewayVendor, interface_name: str = ""
+    ) -> str:
+        """Tencent's configuration of ``vendor``'s device for ``connection``
+        (``DownloadCustomerGatewayConfiguration``), as Tencent wrote it: it may hold the pre-shared key in plain
+        text, so whoever shows it must redact it first. A read like any other; ValueError (nothing sent) for a bad
+        ``interface_name``; ResponseError for an answer that is not text or larger than
+        ``CONFIGURATION_MAX_BYTES``; an ApiError's message is cleared of the connection's key."""
+        payload = configuration_payload(connection, vendor, interface_name)
+        log.info("%s %s: asking for the configuration of a %s", DOWNLOAD, connection.vpn_conn_id, vendor)
+        try:
+            response = await self._read(DOWNLOAD, payload)
+        except ApiError as error:
+            refusal = _without_key(error, connection)
+        else:
+            return self._parsed(DOWNLOAD, partial(read_configuration, response))
+        raise refusal  # outside the handler: the original error's message may hold the key
+
     async def list_vpn_conns(
         self, *, vpc_id: str | None = None, vpn_gw_id: str | None = None, name: str | None = None
     ) -> ConnectionListing:
@@ -333,15 +386,41 @@ def _is_not_found(code: str) -> bool:
     return code.split(".", 1)[0] == NOT_FOUND or code.rsplit(".", 1)[-1].endswith("NotFound")
 
 
-def _connections(response: Mapping[str, Any], fingerprints: SecretFingerprints) -> ConnectionListing:
-    """The ``VpnConnectionSet`` items, normalised through the API 2.0 item shape (the raw items, with their keys,
-    go no further); ResponseError when ``VpnConnectionSet`` is not a list."""
+def _connections(
+    response: Mapping[str, Any],
+    fingerprints: SecretFingerprints,
+    parse: Callable[[Mapping[str, Any]], VpnConnection] | None = None,
+) -> ConnectionListing:
+    """The ``VpnConnectionSet`` items, normalised through the API 2.0 item shape by ``parse`` (None: fingerprinted
+    by ``fingerprints``; the raw items, with their keys, go no further); ResponseError when ``VpnConnectionSet`` is
+    not a list."""
     items = response.get("VpnConnectionSet")
     if items is None:
         return ConnectionListing()
     if not isinstance(items, list):
         raise ResponseError(DESCRIBE, "VpnConnectionSet is not a list of connection objects")
-    return read_items(items, partial(read_connection, fingerprints=fingerprints), ("VpnConnectionId",))
+    reader = parse if parse is not None else partial(read_connection, fingerprints=fingerprints)
+    return read_items(items, reader, ("VpnConnectionId",))
+
+
+def _live_key(response: Mapping[str, Any], vpn_conn_id: str, fingerprints: SecretFingerprints) -> SecretStr | None:
+    """The ``PreShareKey`` of the item ``describe_vpn_conn`` would read ``vpn_conn_id`` from (same errors)."""
+    sources = ItemSources(partial(read_connection, fingerprints=fingerprints))
+    page = _connections(response, fingerprints, sources)
+    connection = described(DESCRIBE, NOT_FOUND, vpn_conn_id, page)
+    return live_key(DESCRIBE, KEY_FIELD, sources.item_of(connection).get(KEY_FIELD), connection, fingerprints)
+
+
+def _without_key(error: ApiError, connection: VpnConnection) -> ApiError:
+    """``error`` with every delimited occurrence of the connection's current key (by its fingerprint) in its
+    message replaced; ``error`` itself when there is none."""
+    settings = connection.settings
+    if settings.psk_fingerprint is None or settings.fingerprints is None:
+        return error
+    message = redact(error.message, fingerprint=settings.psk_fingerprint, fingerprint_of=settings.fingerprints.of)
+    if message == error.message:
+        return error
+    return type(error)(error.action, error.code, error.code_desc, message)
 
 
 def _request_id(response: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@
 Catch at the level you care about::
 
     CloudError                      anything below; ``action`` names the API action
+    ├── UnsupportedActionError      the client's API generation has no such action (nothing was sent)
     ├── ApiError                    the API refused (``code``, ``code_desc``, ``message``): a non-zero API 2.0
     │                               ``code``, or an API 3.0 ``Response.Error``
     │   └── NotFoundError           the resource does not exist
@@ -29,6 +30,7 @@ __all__ = [
     "ResponseError",
     "ServerError",
     "TransportError",
+    "UnsupportedActionError",
     "in_family",
 ]
 
@@ -52,6 +54,15 @@ class CloudError(Exception):
         super().__init__(f"{action} failed: {detail}")
         self.action = action
         self.detail = detail
+
+
+class UnsupportedActionError(CloudError):
+    """The action exists only in another API generation (Tencent's peer configuration is API 3.0's): nothing was
+    sent, and asking again through this client gets the same answer. ``needs`` names the generation that has it."""
+
+    def __init__(self, action: str, needs: str) -> None:
+        super().__init__(action, f"not available through this client: it needs Tencent Cloud {needs}")
+        self.needs = needs
 
 
 class ApiError(CloudError):

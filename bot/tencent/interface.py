@@ -4,8 +4,9 @@
 both speak the seed's parameter names (``bot.vpn``), raise the same errors (``bot.tencent.errors``) and follow the
 same policy (reads retried with backoff, the edit sent once, again only after an "over the rate limit" refusal;
 each action kept under its rate limit), and raise nothing but CloudError whatever the cloud answers. The only visible difference is the task id: an int
-under API 2.0, the edit's ``RequestId`` string under API 3.0 (:data:`~bot.tencent.tasks.TaskId`), and the action
-names ``calls`` counts.
+under API 2.0, the edit's ``RequestId`` string under API 3.0 (:data:`~bot.tencent.tasks.TaskId`), the action
+names ``calls`` counts, and Tencent's peer configuration, which only API 3.0 has (API 2.0's client raises
+UnsupportedActionError, sending nothing).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Literal, Protocol, Self, TypeAlias
 
 import httpx
+from pydantic import SecretStr
 
 from bot.tencent.client import DEFAULT_ENDPOINT, Credentials, VpcClient
 from bot.tencent.client_v3 import DEFAULT_ENDPOINT_V3, VpcClientV3
 from bot.tencent.limits import TENCENT_RATE_LIMITS
 from bot.tencent.listing import ConnectionListing
+from bot.tencent.peer import GatewayVendor
 from bot.tencent.signing import SignatureMethod
 from bot.tencent.tasks import TaskId, TaskState
 from bot.vpn.connection import SecretFingerprints, VpnConnection
@@ -32,7 +35,7 @@ DEFAULT_ENDPOINTS: dict[CloudApi, str] = {"v2": DEFAULT_ENDPOINT, "v3": DEFAULT_
 
 
 class CloudClient(Protocol):
-    """A VPC client for vpnbot's three actions. Use as ``async with client:`` or call :meth:`aclose`."""
+    """A VPC client for vpnbot's actions. Use as ``async with client:`` or call :meth:`aclose`."""
 
     @property
     def calls(self) -> Counter[str]:
@@ -63,6 +66,31 @@ class CloudClient(Protocol):
     async def describe_vpn_conn(self, vpn_conn_id: str) -> VpnConnection:
         """The connection ``vpn_conn_id``; NotFoundError if there is none, ResponseError (naming the field, never
         a value) if the cloud describes it in a way vpnbot cannot read."""
+        ...
+
+    async def pre_shared_key(self, vpn_conn_id: str) -> SecretStr | None:
+        """The connection's current pre-shared key, for one purpose only: to keep it (encrypted, by the store) so
+        that a change of the key can be reverted. None when the cloud reports no key. A read like
+        :meth:`describe_vpn_conn` (same retries, limits and errors); the key is checked against the fingerprint
+        the same read gives the connection, so ``fingerprints.of(key)`` is that read's ``psk_fingerprint``:
+        compare it with a connection you hold (``settings.psk_is``) to know it is the key you saw. ResponseError
+        (naming the field, never the value) for a key that is not text or is longer than ``PRE_SHARED_KEY_MAX``.
+        The key is in no log line, exception text or ``repr``: only in the SecretStr returned."""
+        ...
+
+    async def customer_gateway_vendors(self) -> list[GatewayVendor]:
+        """The devices Tencent writes peer configurations for, in its order (API 3.0's
+        ``DescribeCustomerGatewayVendors``); UnsupportedActionError under API 2.0, nothing sent."""
+        ...
+
+    async def customer_gateway_configuration(
+        self, connection: VpnConnection, vendor: GatewayVendor, interface_name: str = ""
+    ) -> str:
+        """Tencent's configuration of ``vendor``'s device for ``connection`` (API 3.0's
+        ``DownloadCustomerGatewayConfiguration``), as Tencent wrote it: it MAY HOLD THE PRE-SHARED KEY in plain
+        text, so redact it before showing it to anyone. ResponseError for an answer that is not text or larger than
+        ``bot.tencent.peer.CONFIGURATION_MAX_BYTES``; ValueError (nothing sent) for a bad ``interface_name``;
+        UnsupportedActionError under API 2.0, nothing sent."""
         ...
 
     async def list_vpn_conns(

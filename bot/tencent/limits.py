@@ -28,7 +28,13 @@ from types import MappingProxyType
 __all__ = ["MARGIN_SECONDS", "TENCENT_RATE_LIMITS", "RateLimiter"]
 
 TENCENT_RATE_LIMITS: Mapping[str, int] = MappingProxyType(
-    {"DescribeVpcTaskResult": 20, "DescribeVpnConnections": 100, "ModifyVpnConnectionAttribute": 100}
+    {
+        "DescribeVpcTaskResult": 20,
+        "DescribeVpnConnections": 100,
+        "ModifyVpnConnectionAttribute": 100,
+        "DescribeCustomerGatewayVendors": 100,
+        "DownloadCustomerGatewayConfiguration": 100,
+    }
 )
 """Tencent Cloud's documented per-account rates (requests per second) for the API 3.0 actions vpnbot sends."""
 MARGIN_SECONDS = 0.25

@@ -167,6 +167,9 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
             raise CloudDataError(f"DescribeVpnConnections returned no {required}", f"no {required}")
         if not isinstance(item[required], str) or readable_id(item[required]) is None:
             raise _unusable(required, "not an id")
+    key = item.get("PreShareKey")
+    if key is not None and not isinstance(key, str):
+        raise _unusable("PreShareKey", "not text")
     rules = _spd_rules(item.get(SPD_SET))
     result: dict[str, Any] = {
         "unVpnConnId": item["VpnConnectionId"],
@@ -184,8 +187,9 @@ def item_to_v2(item: Mapping[str, Any]) -> dict[str, Any]:
     }
     optional = {
         "unUserGwId": _text(item, "CustomerGatewayId"),
-        "preSharedKey": item.get("PreShareKey"),
+        "preSharedKey": key,
         "vpnProto": _text(item, "VpnProto").lower(),
+        "healthCheckStatus": _text(item, "HealthCheckStatus").lower(),
     }
     result.update({key: value for key, value in optional.items() if value})
     return result

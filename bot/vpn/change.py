@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, TypedDict
 
 from bot.vpn.connection import VpnConnection, VpnSettings
+from bot.vpn.crypto import CryptoReview, review
 from bot.vpn.diff import DiffRow
 from bot.vpn.diff import diff as diff_rows
 from bot.vpn.edit import PSK, Proposal
@@ -233,6 +234,17 @@ class ChangeRequest:
     expires_at: datetime
     updated_at: datetime
     front: str = "slack"
+    before: dict[str, str] = field(default_factory=dict)
+    """The changed parameters' values before the change (the key aside), as ``edits`` spells values: what a revert
+    proposes."""
+    crypto: CryptoReview | None = None
+    """The RFC review of the settings before and after the change, made with the request (None: an older vpnbot's
+    request)."""
+    peer: str = ""
+    """The other end of the tunnel, as the cloud names it (customer gateway name and address), for saying who must
+    act on the peer."""
+    revert_of: str | None = None
+    """The request whose change this one reverts."""
     """The front that opened the request (``slack``, ``cli``); where it is shown is that front's own record."""
     approver: str | None = None
     approved_at: datetime | None = None
@@ -275,6 +287,7 @@ class ChangeRequest:
         now: datetime,
         ttl: timedelta,
         front: str = "slack",
+        revert_of: str | None = None,
     ) -> ChangeRequest:
         """A new pending request for ``proposal`` against ``connection`` as it was read; raises ValueError when the
         proposal changes nothing."""
@@ -298,6 +311,10 @@ class ChangeRequest:
             expires_at=now + ttl,
             updated_at=now,
             front=front,
+            before={name: format_value(current[name]) for name in changed if name != PSK},
+            crypto=review(current.values, proposal.settings.values),
+            peer=_peer_of(connection),
+            revert_of=revert_of,
         )
 
     @property
@@ -312,6 +329,24 @@ class ChangeRequest:
     def last_transition(self) -> Transition | None:
         """The latest move (who approved / rejected / ..., and when), or None while it was never moved."""
         return self.history[-1] if self.history else None
+
+    @property
+    def revertible(self) -> bool:
+        """The edit reached the cloud and changed something: it succeeded, or failed halfway (some of the proposed
+        values are live, not all)."""
+        if self.end in (EndKind.TASK_SUCCEEDED, EndKind.APPLIED_NO_TASK, EndKind.FOUND_LIVE):
+            return True
+        if self.end in (EndKind.TASK_FAILED, EndKind.FOUND_NOT_LIVE):
+            return bool(self.not_live) and set(self.not_live) < {row.name for row in self.diff}
+        return False
+
+    def blocked_by(self, crypto_policy: str) -> str:
+        """Why ``VPNBOT_CRYPTO_POLICY`` (``warn`` or ``block``) refuses to let this request be approved: under
+        ``block``, a change that brings in a MUST NOT value or weakens one (plain text, naming the values and the
+        RFCs); "" when it does not."""
+        if crypto_policy != "block" or self.crypto is None or not self.crypto.concerning:
+            return ""
+        return self.crypto.blocked_reason()
 
     def is_expired(self, now: datetime) -> bool:
         """Pending and past ``expires_at``."""
@@ -351,6 +386,10 @@ class ChangeRequest:
             "expires_at": self.expires_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "front": self.front,
+            "before": dict(self.before),
+            "crypto": None if self.crypto is None else self.crypto.to_json(),
+            "peer": self.peer,
+            "revert_of": self.revert_of,
             "approver": self.approver,
             "approved_at": _iso(self.approved_at),
             "decider": self.decider,
@@ -388,6 +427,10 @@ class ChangeRequest:
                 expires_at=_parse_time(data["expires_at"], "expires_at"),
                 updated_at=_parse_time(data["updated_at"], "updated_at"),
                 front=str(data.get("front") or "slack"),
+                before={str(k): str(v) for k, v in (data.get("before") or {}).items()},
+                crypto=None if data.get("crypto") is None else CryptoReview.from_json(data["crypto"]),
+                peer=str(data.get("peer") or ""),
+                revert_of=None if data.get("revert_of") is None else str(data["revert_of"]),
                 approver=data.get("approver"),
                 approved_at=_parse_optional_time(data.get("approved_at"), "approved_at"),
                 decider=data.get("decider"),
@@ -407,6 +450,12 @@ class ChangeRequest:
             raise ValueError(f"change request JSON lacks {error.args[0]!r}") from None
         except (TypeError, AttributeError) as error:
             raise ValueError(f"change request JSON is malformed: {error}") from None
+
+
+def _peer_of(connection: VpnConnection) -> str:
+    """The customer gateway in words: its name and address, whichever the cloud gave."""
+    parts = [part for part in (connection.user_gw_name, connection.user_gw_address) if part]
+    return ", ".join(parts) or connection.user_gw_id
 
 
 def _row_to_json(row: DiffRow) -> dict[str, Any]:

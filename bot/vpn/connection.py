@@ -192,6 +192,8 @@ class VpnConnection:
     user_gw_address: str = ""
     status: int = 6
     net_status: str = ""
+    health_check_status: str = ""
+    """API 3.0's ``HealthCheckStatus`` (lower case; empty when no health check is set, and under API 2.0)."""
     create_time: str = ""
     encap_mode: str = ""
     security_proto: str = ""
@@ -269,6 +271,7 @@ def _connection(item: Mapping[str, Any], value_sets: ValueSets, fingerprints: Se
         user_gw_address=_text(item, "userGwAddress"),
         status=_status(item.get("vpcConnStatus", 6)),
         net_status=_text(item, "netStatus"),
+        health_check_status=_text(item, "healthCheckStatus"),
         create_time=_text(item, "createTime"),
         encap_mode=_text(ipsec, "encapMode", "IPsecSet.encapMode"),
         security_proto=_text(ipsec, "securityProto", "IPsecSet.securityProto"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.slack import blocks
+from bot.slack import blocks, tunnel
 from bot.slack.context import CONTEXT_KEY, BotContext
 from bot.slack.listeners import actions, commands, views
 
@@ -36,3 +36,4 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
     app.action(blocks.REVIEW_AGAIN_ACTION)(actions.edit_clicked)
     app.action(blocks.APPROVE_ACTION)(actions.approve_clicked)
     app.action(blocks.REJECT_ACTION)(actions.reject_clicked)
+    app.action(tunnel.REVERT_ACTION)(actions.revert_clicked)

@@ -1,5 +1,5 @@
-"""Buttons: Approve and Reject on a card (valued by the request id), Edit in a list and Review again on a card
-(valued by the connection id)."""
+"""Buttons: Approve, Reject and Revert on a card (valued by the request id), Edit in a list and Review again on a
+card (valued by the connection id)."""
 
 from __future__ import annotations
 
@@ -68,3 +68,30 @@ async def edit_clicked(
         cards.ResponseUrl.of(respond, ctx.session),
     )
     ctx.after_ack(opening, "open-edit-modal", trigger=True)
+
+
+async def revert_clicked(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: dict[str, Any],
+) -> None:
+    """Revert on a finished change: the edit form of a new request, pre-filled with the values before it."""
+    await ack()
+    ctx = bot_context(context)
+    request_id = str(action.get("value", ""))
+    if not is_request_id(request_id):
+        return
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    opening = modals.open_revert_modal(
+        ctx,
+        client,
+        request_id,
+        str(body.get("trigger_id", "")),
+        str(body.get("user", {}).get("id", "")),
+        channel,
+        cards.ResponseUrl.of(respond, ctx.session),
+    )
+    ctx.after_ack(opening, "open-revert-modal", trigger=True)

@@ -12,6 +12,7 @@ from bot.slack import approvals, blocks, modals
 from bot.slack.blocks import INPUT_MAX
 from bot.slack.context import bot_context
 from bot.vpn.change import is_request_id
+from bot.vpn.edit import PSK
 
 EXPIRED_FORM = "This form has expired. Close it and run /vpn edit again."
 
@@ -38,6 +39,10 @@ async def edit_submitted(
     wanted = modals.unchanged_names_dropped(
         {n: t for n, t in edits.items() if n not in oversized}, draft.connection.name
     )
+    if draft.revert_of and draft.restores_key and PSK not in wanted:  # an empty key field restores the old key
+        old_key = await ctx.service.old_key(draft.revert_of)
+        if old_key is not None:
+            wanted[PSK] = old_key.get_secret_value()
     # Validating and diffing hundreds of CIDRs is CPU work: done off the loop, so other acks are not held.
     outcome = await asyncio.to_thread(
         modals.review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl
