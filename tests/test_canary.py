@@ -150,7 +150,12 @@ async def test_no_secret_reaches_any_output(
     monkeypatch.chdir(tmp_path)
     # API 3.0's documented edit has no task: its failure is concluded from reads once the settle window passed.
     short = {"vpnbot_task_deadline": "4s", "vpnbot_cloud_timeout": "1s", "vpnbot_settle_window": "1s"}
-    async with canary_bot(tmp_path, **(short if dialect.behaviour() == "v3" else {})) as h:
+    # Watched, so the key before each change is kept (encrypted) for a revert, and the peer's half is posted; under
+    # API 3.0 with Tencent's own download, which holds the live key in plain text.
+    watched: dict[str, str] = {"vpnbot_watch": "2s", "vpnbot_watch_interval": "0.2s"}
+    if dialect.current == "v3":
+        watched["vpnbot_peer_vendor"] = "cisco"
+    async with canary_bot(tmp_path, **watched, **(short if dialect.behaviour() == "v3" else {})) as h:
         store = h.bot.context.store
         # The bot holds Slack's libraries at INFO; the canary overrides that too, so it sees everything they log.
         assert all(logging.getLogger(name).getEffectiveLevel() == logging.INFO for name in CHATTY_LOGGERS)
@@ -171,6 +176,12 @@ async def test_no_secret_reaches_any_output(
         assert h.connection()["preSharedKey"] == psk["applied"]  # the key really went through
         assert await store.psk(request.id) is None
         assert secrets_table(state) == {}
+        if dialect.current == "v3":
+            await h.wait_thread_text(card, "The peer's half")
+            assert "Tencent Cloud's configuration for cisco" in json.dumps([m for m in h.thread(card)])
+        await h.slack.wait_until(
+            lambda: any("Tunnel" in json.dumps(m) for m in h.thread(card)), timeout=15, what="the watch's end"
+        )
 
         # 2. the task fails
         h.sim.state.update_faults({"taskOutcome": "failed"})
@@ -234,7 +245,9 @@ async def test_no_secret_reaches_any_output(
     listing = capsys.readouterr()
     assert await asyncio.to_thread(cli, "audit", "--json") == 0
     exported = capsys.readouterr()
-    records = json.loads(exported.out)
+    everything = json.loads(exported.out)
+    assert any(r["action"].startswith("watch: tunnel") for r in everything)  # the watch's records, key-free too
+    records = [r for r in everything if not r["action"].startswith("watch:")]
     assert [r["action"] for r in records].count("created") == 5
     # applied, failed (after running; with no task, concluded from reads: unknown first), rejected; then the two
     # terminal edits, each created, approved by its operator, sent, running, succeeded
