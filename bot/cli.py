@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import stat
 import sys
@@ -83,10 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8800)
     sim.add_argument("--world", help="world JSON file (default: the demo world)")
-    sim.add_argument("--task-seconds", type=float, help="how long each edit's task runs")
+    sim.add_argument("--task-seconds", type=sim_seconds, help="how long each edit's task runs")
     sim.add_argument(
         "--renegotiate-seconds",
-        type=float,
+        type=sim_seconds,
         help="how long after an edit or a peer update the simulated tunnel renegotiates (default: the world's, 2)",
     )
     sim.add_argument(
@@ -144,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="print the records (or the verdict) as JSON")
     audit.add_argument("--verify", action="store_true", help="check the hash chain and its head")
     return parser
+
+
+def sim_seconds(text: str) -> float:
+    """A duration of ``vpnbot sim`` in seconds: a finite number, 0 or more (``nan`` or ``inf`` would leave a task
+    or a renegotiation never due, and ``nan`` would put ``NaN``, which is not JSON, in the simulator's answers)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, 0 or more")
+    return seconds
 
 
 def parse_edits(pairs: Sequence[str]) -> dict[str, str]:

@@ -189,7 +189,7 @@ def crypto_marks(review: CryptoReview | None) -> dict[str, str]:
         return {}
     marks = {s.param: f"stronger ({s.after_level.words})" for s in review.strengthened}
     marks.update({w.param: f"WEAKER ({w.before_level.words} -> {w.after_level.words})" for w in review.weakened})
-    marks.update({f.param: f"{f.level.words.upper()}: {f.rfc} {f.section}" for f in review.introduced})
+    marks.update({f.param: f"{f.level.words.upper()}: {f.rfc} §{f.section}" for f in review.introduced})
     return marks
 
 

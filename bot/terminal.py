@@ -316,7 +316,7 @@ async def edit(
     approved = False
     try:
         if blocked:
-            print(f"vpnbot: VPNBOT_CRYPTO_POLICY=block: {blocked} Nothing was sent.", file=err)
+            print(f"vpnbot: VPNBOT_CRYPTO_POLICY=block refuses this change: {blocked}; nothing was sent", file=err)
             return EXIT_USAGE
         if not yes and not await confirm(f"Apply this change to {connection.vpn_conn_id}? [y/N] "):
             print("vpnbot: not confirmed; nothing was sent (use --yes to skip the question)", file=err)
@@ -325,10 +325,9 @@ async def edit(
         await service.approve(request.id, operator.operator, operator)
         await background.wait()
     finally:
-        if not approved:  # not confirmed, or interrupted while asking: the lock is given back
-            await asyncio.shield(
-                service.reject(request.id, operator.operator, "not confirmed at the terminal", operator)
-            )
+        if not approved:  # refused by the policy, not confirmed, or interrupted while asking: the lock is given back
+            reason = f"refused by VPNBOT_CRYPTO_POLICY=block: {blocked}" if blocked else "not confirmed at the terminal"
+            await asyncio.shield(service.reject(request.id, operator.operator, reason, operator))
         await notifier.stop_progress()
     final = await store.get(request.id) or request
     report, status = report_of(final, notifier)

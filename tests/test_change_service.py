@@ -14,13 +14,14 @@ import dialect
 import pytest
 from simthread import CANARY_SECRET_ID, CANARY_SECRET_KEY, canary_world
 
-from bot.changes import Background, ChangeService, Note, Progress, Step, Verdict, Word
+from bot.changes import Background, ChangeService, Note, PeerConfig, Progress, Step, Verdict, WatchEvent, Word
 from bot.cloud import open_cloud
 from bot.config import Settings
 from bot.sim import SimServer, SimState
 from bot.store import OpenRequestExistsError, Store
 from bot.vpn.change import ChangeRequest, ChangeState, EndKind
 from bot.vpn.edit import propose
+from bot.vpn.watch import Watch
 
 pytestmark = pytest.mark.usefixtures("cloud_api")
 SEED_CONN = "vpnx-ol6bcqp0"
@@ -46,6 +47,12 @@ class Recording:
 
     async def tell(self, person: str, word: Word, request: ChangeRequest) -> None:
         self.events.append(("tell", person, word))
+
+    async def peer_config(self, request: ChangeRequest, configs: tuple[PeerConfig, ...]) -> None:
+        self.events.append(("peer_config", str(request.state), tuple(c.vendor for c in configs)))
+
+    async def watch(self, request: ChangeRequest, watch: Watch, event: WatchEvent) -> None:
+        self.events.append(("watch", str(request.state), event))
 
     async def shown(self, request: ChangeRequest) -> bool:
         return True
@@ -115,8 +122,10 @@ async def test_a_change_approved_by_someone_else_is_sent_followed_and_verified(t
     assert kinds[0] == ("card", "running")
     assert kinds[1] == ("progress", "running")
     assert notifier.events[1][2] is Step.SENT
-    assert notifier.events[-1] == ("finished", "succeeded", expected_end)
-    assert notifier.events[-2][2] is Step.ENDED
+    # the end, then the aftercare: a name-only change has nothing to watch, and no peer configuration
+    assert notifier.events[-1] == ("watch", "succeeded", WatchEvent.NOT_NEEDED)
+    assert notifier.events[-2] == ("finished", "succeeded", expected_end)
+    assert notifier.events[-3][2] is Step.ENDED
 
 
 async def test_a_withdrawal_and_an_expiry_end_with_their_kind(tmp_path: Path) -> None:

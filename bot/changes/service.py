@@ -19,7 +19,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar, Unpack
 
@@ -45,9 +45,11 @@ from bot.tencent import (
 )
 from bot.vpn.change import ChangeRequest, ChangeState, EndKind, RequestUpdate, settings_fingerprint
 from bot.vpn.connection import CloudDataError, VpnConnection, VpnSettings
+from bot.vpn.crypto import review
 from bot.vpn.diff import DiffRow, diff, not_live
 from bot.vpn.edit import PSK, Proposal, propose
 from bot.vpn.params import InvalidParametersError
+from bot.vpn.watch import tunnel_reading
 from bot.vpn.redact import clip, redact
 
 __all__ = ["BOT", "Approvers", "ChangeService", "Decision", "RevertPlan", "Verdict"]
@@ -135,7 +137,9 @@ class ChangeService:
     aftercare: Aftercare = field(init=False)
 
     def __post_init__(self) -> None:
-        self.aftercare = Aftercare(self.settings, self.cloud, self.store, self.notifier, self.clock, self._secrets)
+        self.aftercare = Aftercare(
+            self.settings, self.cloud, self.store, self.notifier, self.clock, self._secrets_and_live_key
+        )
 
     # -- reads for the fronts ----------------------------------------------------------------------------------------
 
@@ -229,7 +233,7 @@ class ChangeService:
         if not await approvers.may_approve(approver):
             verdict = Verdict.NOT_AN_APPROVER if approvers.configured else Verdict.NOBODY_CONFIGURED
             return Decision(verdict, request)
-        blocked = self.blocked_reason(request)
+        blocked = await self._blocked_at_approval(request)
         if blocked:
             return Decision(Verdict.BLOCKED_BY_POLICY, request, blocked)
         try:
@@ -252,6 +256,23 @@ class ChangeService:
     def blocked_reason(self, request: ChangeRequest) -> str:
         """Why ``VPNBOT_CRYPTO_POLICY=block`` refuses to approve this request (plain text), or "" when it does not."""
         return request.blocked_by(self.settings.vpnbot_crypto_policy)
+
+    async def _blocked_at_approval(self, request: ChangeRequest) -> str:
+        """:meth:`blocked_reason`; under ``block``, a request an older vpnbot stored without a crypto review is
+        reviewed now, against the connection as it is (what the edit would change), and refused when it cannot
+        be: unreviewed, it would pass the policy unseen."""
+        if request.crypto is not None or self.settings.vpnbot_crypto_policy != "block":
+            return self.blocked_reason(request)
+        try:
+            live = await self.read(request.vpn_conn_id)
+            proposed = propose(live.settings, dict(request.edits)).settings
+        except (CloudError, CloudDataError, InvalidParametersError) as error:
+            return (
+                "this request, made by an older vpnbot, has no crypto review, and it could not be reviewed now "
+                f"({type(error).__name__})."
+            )
+        reviewed = replace(request, crypto=review(live.settings.values, proposed.values))
+        return reviewed.blocked_by(self.settings.vpnbot_crypto_policy)
 
     async def reject(self, request_id: str, decider: str, reason: str, approvers: Approvers) -> Decision:
         """Reject (an approver) or withdraw (the requester) a pending request."""
@@ -346,8 +367,14 @@ class ChangeService:
         if request.psk_changed:
             await self._keep_old_key(request)
         try:
+            up = tunnel_reading(live).up
             request = await self.store.claim(
-                request.id, {ChangeState.APPROVED}, ChangeState.SUBMITTING, actor=BOT, at=self.clock()
+                request.id,
+                {ChangeState.APPROVED},
+                ChangeState.SUBMITTING,
+                actor=BOT,
+                at=self.clock(),
+                tunnel_before="" if up is None else ("up" if up else "down"),
             )
         except StoreError as error:
             await self._not_sent_for_store(request, error)
@@ -753,6 +780,23 @@ class ChangeService:
                     if key is not None:
                         secrets.append(key.get_secret_value())
         return secrets
+
+    async def _secrets_and_live_key(self, request: ChangeRequest) -> list[str]:
+        """:meth:`_secrets` and the connection's current key, for Tencent's peer configuration download, which
+        writes that key in plain text: known only by its fingerprint, a key is found only between delimiters (one
+        that begins with a bracket or a quote, or ends a sentence, would be shown). Without it (it cannot be read
+        now) the fingerprint is all there is."""
+        secrets = await self._secrets(request)
+        try:
+            live = await self.cloud.client.pre_shared_key(request.vpn_conn_id)
+        except (CloudError, CloudDataError, ValueError) as error:
+            log.warning(
+                "the current key of %s could not be read to take it out of a text (%s)",
+                request.vpn_conn_id,
+                type(error).__name__,
+            )
+            return secrets
+        return secrets if live is None else [*secrets, live.get_secret_value()]
 
     async def _proposal(self, request: ChangeRequest, live: VpnConnection | None) -> Proposal:
         """The request's edit re-proposed against the live settings (read now when not given), the stored key

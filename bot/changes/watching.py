@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from bot.changes.notifier import Notifier, PeerConfig, WatchEvent
@@ -32,7 +33,9 @@ from bot.vpn.watch import Watch, WatchState, tunnel_reading
 __all__ = ["Aftercare", "with_addresses"]
 
 log = logging.getLogger("bot.changes")
-VENDOR_TITLES = {PeerVendor.STRONGSWAN: "strongSwan (swanctl.conf)", PeerVendor.CISCO: "Cisco IOS"}
+VENDOR_TITLES: Mapping[PeerVendor, str] = MappingProxyType(
+    {PeerVendor.STRONGSWAN: "strongSwan (swanctl.conf)", PeerVendor.CISCO: "Cisco IOS"}
+)
 Secrets = Callable[[ChangeRequest], Awaitable[list[str]]]
 
 
@@ -83,7 +86,9 @@ class Aftercare:
                 await self.notifier.peer_config(request, await self.peer_configs(request))
             await self._forget_old_key(request)
             return
-        watch = Watch(request.id, request.vpn_conn_id, now, now + self.window)
+        watch = Watch(
+            request.id, request.vpn_conn_id, now, now + self.window, down_before=request.tunnel_before == "down"
+        )
         await self._save(watch)
         await self.run(request, watch)
 
@@ -135,7 +140,7 @@ class Aftercare:
             await self._save(seen)
             await self._audit(request, "watch: tunnel up again", seen)
             await self.notifier.watch(request, seen, WatchEvent.UP_AGAIN)
-        elif seen.last_status != watch.last_status or watch.last_read_at is None:
+        elif seen.last_status != watch.last_status or (watch.last_read_at is None and seen.last_read_at is not None):
             await self._save(seen)
         return seen
 
@@ -164,9 +169,7 @@ class Aftercare:
         client = self.cloud.client
         try:
             vendor = parse_vendor(wanted, await client.customer_gateway_vendors())
-            text = await client.customer_gateway_configuration(
-                connection, vendor, self.settings.vpnbot_peer_interface
-            )
+            text = await client.customer_gateway_configuration(connection, vendor, self.settings.vpnbot_peer_interface)
         except UnsupportedActionError:
             return PeerConfig("tencent", title, problem="VPNBOT_PEER_VENDOR needs API 3.0 (VPNBOT_CLOUD_API=v3)")
         except ValueError as error:

@@ -1,13 +1,18 @@
 """Block Kit for what a change does to the tunnel: the impact and crypto review on the card, the peer's half in
 the thread, the health watch's words and the Revert button. Pure functions, like ``bot.slack.blocks``.
 
-Every text from the domain or the cloud is escaped here; a peer configuration is shown whole, in as many code
-blocks as it takes (a section holds 3000 characters), never cut.
+Every text from the domain or the cloud is escaped here, and cut (visibly) where it could outgrow a section; a
+peer configuration is shown whole, in as many code blocks as it takes (a section holds 3000 characters), never cut.
+mrkdwn has no escape for a backtick, and a code block ends at the first three, so a configuration's backticks are
+shown as ``ˋ`` and characters that hide or reorder text as ``\\uXXXX`` (tabs and line breaks kept), with a note
+under it saying so; a configuration without them is shown exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -20,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.changes import PeerConfig, WatchEvent
-from bot.slack.text import esc, esc_visible, slack_date, user
+from bot.slack.text import clip, esc, esc_visible, slack_date, user, visible
 from bot.vpn.change import ChangeRequest
 from bot.vpn.crypto import CryptoReview
 from bot.vpn.impact import Impact, impact_of
@@ -42,20 +47,29 @@ REVERT_ACTION = "revert_change"
 CODE_CHARS = 2800
 """The most characters of configuration one section's code block holds (Slack: 3000 a section)."""
 MESSAGE_BLOCKS = 40
-IMPACT_EMOJI = {
-    Impact.NONE: ":white_circle:",
-    Impact.TIMING: ":large_blue_circle:",
-    Impact.SELECTORS: ":large_orange_circle:",
-    Impact.PROPOSAL: ":red_circle:",
-    Impact.KEY: ":red_circle:",
-}
+NAME_SHOWN, PEER_SHOWN, TITLE_SHOWN, PROBLEM_SHOWN = 100, 200, 80, 400
+"""The most characters of a name or the cloud's words, the peer, a configuration's title and why it could not be
+made that a text shows (cut visibly): each may grow sixfold once escaped, and a section holds 3000."""
+TICK = "`"
+TICK_SHOWN = "\u02cb"
+"""MODIFIER LETTER GRAVE ACCENT: what a backtick in a configuration is shown as."""
+_TAB_OR_LINE_BREAK = re.compile(r"([\t\r\n])")
+IMPACT_EMOJI: Mapping[Impact, str] = MappingProxyType(
+    {
+        Impact.NONE: ":white_circle:",
+        Impact.TIMING: ":large_blue_circle:",
+        Impact.SELECTORS: ":large_orange_circle:",
+        Impact.PROPOSAL: ":red_circle:",
+        Impact.KEY: ":red_circle:",
+    }
+)
 
 
 def impact_text(request: ChangeRequest) -> str:
     """The card's lead line: the worst impact, and who must act on the peer."""
     impact = impact_of(request.diff)
     text = f"{IMPACT_EMOJI[impact.worst]} *{esc(impact.headline())}*"
-    action = impact.peer_action(request.peer or "the customer gateway")
+    action = impact.peer_action(clip(request.peer, PEER_SHOWN) or "the customer gateway")
     if action:
         text += f"\n{esc_visible(action)}"
     return text
@@ -85,8 +99,8 @@ def crypto_text(review: CryptoReview | None, blocked: str = "") -> str:
     introduced = {(f.param, f.value) for f in review.introduced}
     remaining = [f for f in review.proposed if (f.param, f.value) not in introduced]
     if remaining:
-        listed = "; ".join(esc_visible(f.text) for f in remaining)
-        lines.append(f":warning: After this change the settings still hold: {listed}")
+        listed = "".join(f"\n• {esc_visible(f.text)}" for f in remaining)
+        lines.append(f":warning: After this change the settings still hold:{listed}")
     if blocked:
         lines.append(f":lock: *VPNBOT_CRYPTO_POLICY=block: this change cannot be approved.* {esc_visible(blocked)}")
     if not lines:
@@ -116,7 +130,7 @@ def revert_button(request: ChangeRequest) -> ButtonElement:
 def peer_config_messages(request: ChangeRequest, configs: Sequence[PeerConfig]) -> list[list[Block]]:
     """The peer's configuration, every line of it, in as many messages as it takes."""
     impact = impact_of(request.diff)
-    peer = request.peer or "the customer gateway"
+    peer = clip(request.peer, PEER_SHOWN) or "the customer gateway"
     intro = (
         f":wrench: *The peer's half of this change* ({esc_visible(peer)}). "
         f"{esc_visible(impact.peer_action(peer))} The pre-shared key is never shown: each fragment says where it "
@@ -124,17 +138,31 @@ def peer_config_messages(request: ChangeRequest, configs: Sequence[PeerConfig]) 
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=intro))]
     for config in configs:
+        title = esc_visible(clip(config.title, TITLE_SHOWN))
         if config.problem:
-            text = f"*{esc(config.title)}*: not available: {esc_visible(config.problem)}"
+            text = f"*{title}*: not available: {esc_visible(clip(config.problem, PROBLEM_SHOWN))}"
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=text)]))
             continue
-        chunks = _chunks(config.text)
+        shown = code_text(config.text)
+        chunks = _chunks(shown)
         for number, chunk in enumerate(chunks, 1):
             part = f" (part {number} of {len(chunks)})" if len(chunks) > 1 else ""
-            blocks.append(
-                SectionBlock(text=MarkdownTextObject(text=f"*{esc(config.title)}*{part}\n```{esc(chunk)}```"))
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{title}*{part}\n```{esc(chunk)}```")))
+        if shown != config.text:
+            note = (
+                f"In *{title}*, each backtick is shown as {TICK_SHOWN} and each character that would hide or reorder "
+                "text as its \\uXXXX escape, if any: Slack cannot show them in a code block."
             )
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
     return [blocks[i : i + MESSAGE_BLOCKS] for i in range(0, len(blocks), MESSAGE_BLOCKS)]
+
+
+def code_text(text: str) -> str:
+    """``text`` as a mrkdwn code block can hold it (before :func:`esc`): backticks, which would end the block, shown
+    as :data:`TICK_SHOWN`, and characters that hide or reorder text made visible; tabs and line breaks kept. Text
+    without either comes back unchanged."""
+    parts = _TAB_OR_LINE_BREAK.split(text.replace(TICK, TICK_SHOWN))
+    return "".join(part if _TAB_OR_LINE_BREAK.fullmatch(part) else visible(part) for part in parts)
 
 
 def _chunks(text: str) -> list[str]:
@@ -159,7 +187,7 @@ def _chunks(text: str) -> list[str]:
 
 def watch_line(request: ChangeRequest, watch: Watch, event: WatchEvent) -> str:
     """The status message's added line for the watch."""
-    status = f" ({esc_visible(watch.last_status)})" if watch.last_status else ""
+    status = f" ({esc_visible(clip(watch.last_status, NAME_SHOWN))})" if watch.last_status else ""
     if event is WatchEvent.NOT_NEEDED:
         return ":white_circle: Name only: no effect on traffic, so the tunnel is not watched."
     if watch.state is WatchState.WATCHING:
@@ -172,7 +200,7 @@ def watch_line(request: ChangeRequest, watch: Watch, event: WatchEvent) -> str:
     if watch.state is WatchState.DOWN:
         since = slack_date(watch.down_since) if watch.down_since else "the start"
         return f":red_circle: Tunnel still down at the end of the watch (since {since}).{status}"
-    return ":grey_question: The watch could not read the connection, so the tunnel's state is not known."
+    return f":grey_question: No reading of the connection said whether the tunnel is up, so its state is not known.{status}"
 
 
 def watch_reply(request: ChangeRequest, watch: Watch, event: WatchEvent) -> tuple[str, list[Block]] | None:
@@ -181,9 +209,9 @@ def watch_reply(request: ChangeRequest, watch: Watch, event: WatchEvent) -> tupl
     mentions = " ".join(user(p) for p in dict.fromkeys(filter(None, (request.requester, request.approver))))
     if event is WatchEvent.DOWN and watch.down_since is not None:
         text = (
-            f":red_circle: {mentions} The tunnel of *{esc_visible(request.conn_name)}* "
+            f":red_circle: {mentions} The tunnel of *{esc_visible(clip(request.conn_name, NAME_SHOWN))}* "
             f"(`{esc_visible(request.vpn_conn_id)}`) is *down* since {slack_date(watch.down_since)} "
-            f"({esc_visible(watch.last_status)}), after change `{esc_visible(request.id)}`. "
+            f"({esc_visible(clip(watch.last_status, NAME_SHOWN))}), after change `{esc_visible(request.id)}`. "
             f"{esc_visible(impact_of(request.diff).headline())} Update the peer, or revert the change."
         )
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)), revert_actions(request)]

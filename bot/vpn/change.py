@@ -165,6 +165,7 @@ class RequestUpdate(TypedDict, total=False):
     end: EndKind
     elapsed_seconds: float | None
     verify_note: str
+    tunnel_before: str
 
 
 class InvalidTransitionError(ValueError):
@@ -245,6 +246,8 @@ class ChangeRequest:
     act on the peer."""
     revert_of: str | None = None
     """The request whose change this one reverts."""
+    tunnel_before: str = ""
+    """The tunnel when the edit was sent: ``up``, ``down``, or "" when the read did not say."""
     """The front that opened the request (``slack``, ``cli``); where it is shown is that front's own record."""
     approver: str | None = None
     approved_at: datetime | None = None
@@ -390,6 +393,7 @@ class ChangeRequest:
             "crypto": None if self.crypto is None else self.crypto.to_json(),
             "peer": self.peer,
             "revert_of": self.revert_of,
+            "tunnel_before": self.tunnel_before,
             "approver": self.approver,
             "approved_at": _iso(self.approved_at),
             "decider": self.decider,
@@ -431,6 +435,7 @@ class ChangeRequest:
                 crypto=None if data.get("crypto") is None else CryptoReview.from_json(data["crypto"]),
                 peer=str(data.get("peer") or ""),
                 revert_of=None if data.get("revert_of") is None else str(data["revert_of"]),
+                tunnel_before=str(data.get("tunnel_before") or ""),
                 approver=data.get("approver"),
                 approved_at=_parse_optional_time(data.get("approved_at"), "approved_at"),
                 decider=data.get("decider"),

@@ -25,7 +25,8 @@ class WatchState(enum.StrEnum):
     UP = "up"
     DOWN = "down"
     UNREADABLE = "unreadable"
-    """The window ended and no reading of the connection could be made: nothing is claimed."""
+    """The window ended and no reading of the connection said whether the tunnel is up (none could be made, or
+    each found it still modifying or without a status): nothing is claimed."""
     NOT_NEEDED = "not_needed"
     """The change cannot affect traffic (a name only): the tunnel is not watched."""
 
@@ -60,7 +61,8 @@ class Watch:
 
     ``down_since``: when the watch first saw the tunnel down (None while it never has); ``up_again_at``: when it
     saw it connected again after that; ``announced_down``: the front was told of the fall (so a restart does not
-    tell it twice); ``last_status``: the cloud's words at the last reading.
+    tell it twice); ``last_status``: the cloud's words at the last reading; ``last_read_at``: when a reading last
+    said whether the tunnel is up (None while none has).
     """
 
     request_id: str
@@ -74,6 +76,7 @@ class Watch:
     last_status: str = ""
     last_read_at: datetime | None = None
     peer_config_shown: bool = False
+    down_before: bool = False
 
     @property
     def active(self) -> bool:
@@ -86,15 +89,17 @@ class Watch:
 
     def seen(self, reading: TunnelReading, at: datetime) -> Watch:
         """This watch after ``reading`` taken at ``at``."""
-        watch = replace(self, last_status=reading.status, last_read_at=at)
+        watch = replace(self, last_status=reading.status, last_read_at=self.last_read_at if reading.up is None else at)
         if reading.up is False and not self.is_down:
-            return replace(watch, down_since=at, up_again_at=None, announced_down=False)
+            # Down at the first reading of a tunnel that was down before the change: not a fall to tell of.
+            already = self.down_before and self.last_read_at is None
+            return replace(watch, down_since=at, up_again_at=None, announced_down=already)
         if reading.up is True and self.is_down:
             return replace(watch, up_again_at=at)
         return watch
 
     def ended(self) -> Watch:
-        """This watch at the end of its window: up, down, or unreadable (never read)."""
+        """This watch at the end of its window: down, up, or unreadable (no reading said which)."""
         if self.last_read_at is None:
             return replace(self, state=WatchState.UNREADABLE)
         return replace(self, state=WatchState.DOWN if self.is_down else WatchState.UP)
@@ -112,6 +117,7 @@ class Watch:
             "last_status": self.last_status,
             "last_read_at": _iso(self.last_read_at),
             "peer_config_shown": self.peer_config_shown,
+            "down_before": self.down_before,
         }
 
     @classmethod
@@ -130,6 +136,7 @@ class Watch:
                 last_status=str(data.get("last_status") or ""),
                 last_read_at=_optional_time(data.get("last_read_at")),
                 peer_config_shown=bool(data.get("peer_config_shown", False)),
+                down_before=bool(data.get("down_before", False)),
             )
         except KeyError as error:
             raise ValueError(f"watch JSON lacks {error.args[0]!r}") from None

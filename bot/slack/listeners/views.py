@@ -15,6 +15,10 @@ from bot.vpn.change import is_request_id
 from bot.vpn.edit import PSK
 
 EXPIRED_FORM = "This form has expired. Close it and run /vpn edit again."
+OLD_KEY_GONE = (
+    "The key before the change is no longer kept (it is erased when the watch ends), so an empty field cannot "
+    "restore it: type it here, or close this form and use /vpn edit to keep the key the connection has now."
+)
 
 
 async def edit_submitted(
@@ -41,8 +45,10 @@ async def edit_submitted(
     )
     if draft.revert_of and draft.restores_key and PSK not in wanted:  # an empty key field restores the old key
         old_key = await ctx.service.old_key(draft.revert_of)
-        if old_key is not None:
-            wanted[PSK] = old_key.get_secret_value()
+        if old_key is None:  # erased since the form was filled: keeping the key now would be no revert of it
+            await ack(response_action="errors", errors={PSK: OLD_KEY_GONE})
+            return
+        wanted[PSK] = old_key.get_secret_value()
     # Validating and diffing hundreds of CIDRs is CPU work: done off the loop, so other acks are not held.
     outcome = await asyncio.to_thread(
         modals.review, draft, wanted, user_id, ctx.clock(), ctx.settings.vpnbot_request_ttl

@@ -1,0 +1,495 @@
+"""Attacks on the tunnel-aware changes (issue 13): secrets through the new paths (the peer's half, Tencent's
+download, the key kept for a revert), Revert abuse, the crypto policy, a hostile cloud, and the watch under load
+and on a full disk. End to end over real HTTP where the attack comes through Slack or the cloud; a pure function
+directly where the fault is its own. A case marked ``xfail(strict=True)`` is a bug in a file this module's author
+may not change: the reason names the file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, closing
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import botharness
+import dialect
+import pytest
+from botharness import (
+    APPROVER,
+    CHANNEL,
+    GROUP_MEMBER,
+    REQUESTER,
+    SEED_CONN,
+    STRANGER,
+    WAIT,
+    Harness,
+    card_text,
+    harness,
+)
+from items import connection as item_connection
+from pydantic import SecretStr
+from slack_requests import block_action, view_submission
+from test_store_faults import fill, small_disk  # noqa: F401 - small_disk is a fixture used below
+
+from bot.changes import PeerConfig, WatchEvent
+from bot.changes.watching import Aftercare
+from bot.cloud import open_cloud
+from bot.config import Settings
+from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, World, load_world
+from bot.sim import wire_v3 as sim_wire_v3
+from bot.slack import tunnel
+from bot.slack.runner import running_bot
+from bot.store import Store, StoreUnavailableError
+from bot.vpn.change import ChangeRequest, ChangeState
+from bot.vpn.connection import SecretFingerprints
+from bot.vpn.edit import propose
+from bot.vpn.peer import PeerVendor, peer_config
+from bot.vpn.redact import REDACTED, redact
+from bot.vpn.watch import Watch, WatchState
+
+F = Callable[..., Any]
+
+
+def _in_dialect(name: str) -> Callable[[F], F]:
+    def mark(test: F) -> F:
+        used: F = pytest.mark.usefixtures("cloud_api")(test)
+        marked: F = pytest.mark.parametrize("cloud_api", [name], indirect=True)(used)
+        return marked
+
+    return mark
+
+
+V2 = _in_dialect("v2")
+"""An end-to-end case run under API 2.0 only: its subject is the same in every dialect."""
+V3 = _in_dialect("v3")
+"""An end-to-end case of API 3.0's own (Tencent's download, its NetStatus)."""
+WATCH = {"vpnbot_watch": "2s", "vpnbot_watch_interval": "0.1s"}
+SEED_KEY = "sh-office-2019"  # the demo world's key of the seed connection
+OTHER_CONN = "vpnx-b5n1r8kc"
+DESCRIBE_V3 = "DescribeVpnConnections"
+DOWNLOAD = "DownloadCustomerGatewayConfiguration"
+MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0EVIL>")
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def world_with(conns: Mapping[str, Mapping[str, Any]] | None = None, **top: Any) -> World:
+    """The demo world with some connections' fields (``preSharedKey``, ``vpnConnName``, ``userGwName``) replaced;
+    the peer mirrors each connection as the world file defines it, so the tunnel is up to begin with."""
+    document = load_world(None).to_json()
+    for item in document["vpnConnections"]:
+        item.update((conns or {}).get(item["unVpnConnId"], {}))
+    document.update(top)
+    return World.model_validate(document)
+
+
+def slack_everything(h: Harness) -> str:
+    """Every Web API call and response_url post the bot made, arguments and Slack's answers, as one text."""
+    return json.dumps([(c.method, c.args, c.response) for c in h.slack.calls()], ensure_ascii=False)
+
+
+def state_bytes(state: Path) -> bytes:
+    return b"".join(
+        p.read_bytes() for p in (state, *(state.with_name(state.name + s) for s in ("-wal", "-shm"))) if p.exists()
+    )
+
+
+async def request_of(h: Harness, card: dict[str, Any]) -> ChangeRequest:
+    """The request a card's buttons carry, as stored."""
+    for block in h.card_now(card).get("blocks", []):
+        for element in block.get("elements", []) or []:
+            if isinstance(element, dict) and element.get("action_id") in ("approve_change", "revert_change"):
+                stored = await h.bot.context.store.get(str(element["value"]))
+                assert stored is not None
+                return stored
+    raise AssertionError("the card carries no request id")
+
+
+async def approved_and_live(h: Harness, card: dict[str, Any]) -> None:
+    assert (await h.click("approve_change", card, APPROVER)).status_code == 200
+    try:
+        await h.wait_thread_text(card, "Verified: every proposed value is live", seconds=30)
+    except TimeoutError:
+        raise AssertionError(h.ephemerals_text()) from None
+
+
+async def crafted_click(h: Harness, action_id: str, value: str, user_id: str) -> None:
+    """A block action Slack never offered: ``value`` chosen by the clicker, on a message that has no such button."""
+    body = block_action(
+        action_id,
+        value,
+        user_id=user_id,
+        channel_id=CHANNEL,
+        message_ts="1700000000.000100",
+        trigger_id=h.slack.new_trigger_id(),
+        response_url=h.slack.new_response_url(),
+    )
+    assert (await h.post(body)).status_code == 200
+
+
+async def revert_form(h: Harness, message: dict[str, Any], user_id: str = REQUESTER) -> dict[str, Any]:
+    """Click Revert on ``message`` (a card or a thread reply): the form as filled."""
+    before = len(h.slack.calls("views.update"))
+    assert (await h.click("revert_change", message, user_id)).status_code == 200
+    updates = await h.slack.wait_for("views.update", count=before + 1, timeout=WAIT)
+    return h.slack.view(updates[-1].response["view"]["id"])
+
+
+def view_text(view: Mapping[str, Any]) -> str:
+    return json.dumps(view.get("blocks", []), ensure_ascii=False)
+
+
+@asynccontextmanager
+async def world_harness(tmp_path: Path, world: World, **overrides: Any) -> AsyncIterator[Harness]:
+    """``botharness.harness`` on ``world`` instead of the demo world."""
+    saved = botharness.load_world
+    botharness.load_world = lambda _path: world  # type: ignore[assignment]
+    try:
+        async with harness(tmp_path, **overrides) as h:
+            botharness.load_world = saved
+            yield h
+    finally:
+        botharness.load_world = saved
+
+
+# --- 1. secrets ---------------------------------------------------------------------------------------------------
+
+
+@V3
+async def test_tencents_download_after_a_change_that_keeps_the_key_never_shows_that_key(tmp_path: Path) -> None:
+    """The live key is in Tencent's download; for a change that leaves the key as it is, vpnbot held it only as a
+    fingerprint, which finds a key only between delimiters: a key that begins with one, ``(k)``, went to Slack.
+    Fixed in ``bot/changes/service.py`` (the download is cleaned of the live key read by value)."""
+    keys = {SEED_CONN: "(canary-live-7q)", OTHER_CONN: "=canary-live-8r."}
+    world = world_with({conn: {"preSharedKey": key} for conn, key in keys.items()})
+    async with world_harness(tmp_path, world, **WATCH, vpnbot_peer_vendor="cisco") as h:
+        h.sim.state.renegotiate_seconds = 0.2
+        for conn in keys:
+            card = await h.propose({"IKESet.dhGroupName": "group14"}, conn=conn)
+            await approved_and_live(h, card)
+            await h.wait_thread_text(card, "The peer's half")
+            thread = json.dumps(h.thread(card), ensure_ascii=False)
+            assert "Tencent Cloud's configuration for cisco" in thread
+            assert "crypto isakmp key (redacted) address" in thread  # shown, the key taken out
+            await h.wait_thread_text(card, "at the end of the watch", seconds=20)
+        shown = slack_everything(h) + h.ephemerals_text()
+        for conn, key in keys.items():
+            assert h.connection(conn)["preSharedKey"] == key  # really in the download: the key is still live
+            assert key not in shown
+            assert key.strip("()=.") not in shown
+
+
+def test_redaction_by_value_holds_for_awkward_keys_and_texts() -> None:
+    """The pending and old keys are taken out by value wherever they stand (regression: passes today)."""
+    keys = ["a.b*c+?(x)|[y]^$\\1", "two words here", "ключ-Schlüssel-鍵", "k" * 128, '"quoted"']
+    for key in keys:
+        for text in (
+            f"{key}",
+            f"{key}\r\n{key}",
+            f"pre-shared-key {key}\r\nend {key}",
+            f"glued{key}glued",
+            f"xx{key}{key}yy",
+        ):
+            assert key not in redact(text, [key]), (key, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "crypto isakmp key K3Y address 1.2.3.4",
+        "K3Y",
+        "key K3Y\r\n",
+        "a\r\nK3Y\r\nb K3Y",
+        'secret = "K3Y"',
+        "psk:K3Y,",
+    ],
+)
+def test_redaction_by_fingerprint_finds_a_delimited_key(text: str) -> None:
+    fingerprints = SecretFingerprints.random()
+    assert "K3Y" not in redact(text, fingerprint=fingerprints.of("K3Y"), fingerprint_of=fingerprints.of)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/vpn/redact.py: a delimited substring must start on a non-delimiter, so a key that begins with a "
+    "delimiter ('(k)', '=k', \"'k'\", '[k]') is never fingerprinted, and one followed by a full stop is not cut "
+    "at it; every cloud text redacted by fingerprint only (ApiError messages via client_v3._without_key, "
+    "_cloud_text with the live key) shows such a key",
+)
+@pytest.mark.parametrize("key", ["(s3cr3t)", "=s3cr3t", "'s3cr3t'", "[s3cr3t]", "s3cr3t"])
+def test_redaction_by_fingerprint_finds_a_key_that_begins_with_a_delimiter_or_ends_a_sentence(key: str) -> None:
+    fingerprints = SecretFingerprints.random()
+    text = f"The pre-shared key {key} does not match. Key: {key}."
+    assert key not in redact(text, fingerprint=fingerprints.of(key), fingerprint_of=fingerprints.of)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/vpn/redact.py: a short key is replaced by value inside every word, so the marks' places spell it "
+    "out ('crypto isakmp k(redacted)y'); bot/changes/watching.py shows Tencent's download redacted so",
+)
+def test_redacting_a_one_character_key_does_not_spell_it_out() -> None:
+    text = "crypto isakmp key e address 203.0.113.10\r\nencryption aes 256"
+    cleaned = redact(text, ["e"])
+    assert re.search(rf"\w{re.escape(REDACTED)}|{re.escape(REDACTED)}\w", cleaned) is None, cleaned
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/vpn/redact.py + bot/changes/watching.py: redaction by fingerprint is an HMAC per (start, end) "
+    "pair of delimiters within 128 characters, run on the event loop; a hostile 16 KiB download of short words "
+    "holds the loop for seconds (256 KiB, which the client accepts: 47 s measured), Slack's 3 s acks included",
+)
+def test_redacting_a_hostile_download_takes_little_time() -> None:
+    fingerprints = SecretFingerprints.random()
+    text = "a " * (8 * 1024)  # 16 KiB
+    started = time.monotonic()
+    redact(text, fingerprint=fingerprints.of("not-there"), fingerprint_of=fingerprints.of)
+    assert time.monotonic() - started < 0.5
+
+
+# --- 2. Revert abuse ----------------------------------------------------------------------------------------------
+
+
+async def rejected(h: Harness, card: dict[str, Any]) -> None:
+    opens = len(h.slack.calls("views.open"))
+    await h.click("reject_change", card, APPROVER)
+    opened = await h.slack.wait_for("views.open", count=opens + 1, timeout=WAIT)
+    view = h.slack.view(opened[-1].response["view"]["id"])
+    values = {"reason": {"reason": {"type": "plain_text_input", "value": "no"}}}
+    await h.post(view_submission(view, values, user_id=APPROVER))
+    await h.wait_thread_text(card, "rejected this change")
+
+
+def cards_in_channel(h: Harness, after: int) -> list[Any]:
+    """The cards posted in the approval channel after the first ``after`` posts."""
+    posts = h.slack.calls("chat.postMessage")[after:]
+    return [c for c in posts if c.args.get("channel") == CHANNEL and not c.args.get("thread_ts")]
+
+
+def revert_forms(h: Harness) -> list[dict[str, Any]]:
+    """Every edit form filled as a revert so far."""
+    views = [h.slack.view(c.response["view"]["id"]) for c in h.slack.calls("views.update")]
+    return [v for v in views if "revert_note" in view_text(v)]
+
+
+@V2
+async def test_revert_is_refused_for_a_change_that_changed_nothing(tmp_path: Path) -> None:
+    """Crafted Revert clicks, carrying the id of a pending, a rejected, a failed (nothing applied) and an unknown
+    request: none opens a revert form."""
+    async with harness(tmp_path, **WATCH) as h:
+        pending = await h.propose({"vpnConnName": "still-pending"})
+        pending_id = (await request_of(h, pending)).id
+        await crafted_click(h, "revert_change", pending_id, REQUESTER)
+        await h.slack.wait_until(
+            lambda: "already has an open change" in h.ephemerals_text(), timeout=WAIT, what="the open change named"
+        )
+        await rejected(h, pending)
+
+        h.sim.state.update_faults({"taskOutcome": "failed"})
+        failed = await h.propose({"IKESet.dhGroupName": "group14"})
+        failed_id = (await request_of(h, failed)).id
+        await h.click("approve_change", failed, APPROVER)
+        await h.wait_thread_text(failed, "failed after", seconds=30)
+        h.sim.state.update_faults({"taskOutcome": None})
+        stored = await h.bot.context.store.get(failed_id)
+        assert stored is not None and stored.state is ChangeState.FAILED
+        assert "revert_change" not in json.dumps(h.card_now(failed))  # no button offered ...
+
+        for request_id in (pending_id, failed_id):  # ... and none honoured when crafted
+            before = len(h.slack.calls("views.update"))
+            await crafted_click(h, "revert_change", request_id, REQUESTER)
+            (update,) = (await h.slack.wait_for("views.update", count=before + 1, timeout=WAIT))[before:]
+            shown = view_text(h.slack.view(update.response["view"]["id"]))
+            assert "Cannot revert" in json.dumps(h.slack.view(update.response["view"]["id"]))
+            assert "changed nothing on the connection" in shown
+        await crafted_click(h, "revert_change", "chg-zzzzzzzzzz", REQUESTER)
+        await h.slack.wait_until(
+            lambda: "There is no change request" in slack_everything(h), timeout=WAIT, what="no such request"
+        )
+        assert revert_forms(h) == []
+        assert h.sim.state.received("ModifyVpnConnEx") == 1
+
+
+@V2
+async def test_a_revert_needs_four_eyes_and_restores_that_connections_own_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two key changes on two connections; a stranger reverts the second: he may ask, not approve (nor may another
+    stranger); the key restored is that connection's own, the other connection keeps its new key, and neither key
+    reaches Slack, the logs or the state file in plain text."""
+    caplog.set_level(logging.DEBUG)
+    new_keys = {SEED_CONN: "hostile-New-Key-1", OTHER_CONN: "hostile-New-Key-2"}
+    async with harness(tmp_path, **{**WATCH, "vpnbot_watch": "60s"}) as h:
+        h.sim.state.renegotiate_seconds = 0.2
+        old_keys = {conn: h.connection(conn)["preSharedKey"] for conn in new_keys}
+        cards = {}
+        for conn, key in new_keys.items():
+            cards[conn] = await h.propose({"preSharedKey": key}, conn=conn)
+            await approved_and_live(h, cards[conn])
+        view = await revert_form(h, h.card_now(cards[OTHER_CONN]), STRANGER)
+        assert "restores the key before the change" in view_text(view)
+        posted = len(h.slack.calls("chat.postMessage"))
+        assert (await h.submit(view, {}, user_id=STRANGER)).status_code == 200
+        revert_card = h.slack.message(CHANNEL, (await h.next_card(posted)).response["ts"])
+        revert = await request_of(h, revert_card)
+        assert revert.revert_of == (await request_of(h, cards[OTHER_CONN])).id
+        assert revert.vpn_conn_id == OTHER_CONN and revert.psk_changed
+
+        await h.click("approve_change", revert_card, STRANGER)
+        await h.slack.wait_until(
+            lambda: "someone else must approve" in h.ephemerals_text(), timeout=WAIT, what="self-approval refused"
+        )
+        await h.click("approve_change", revert_card, "U0STRANGR2")
+        await h.slack.wait_until(
+            lambda: "VPNBOT_APPROVERS" in h.ephemerals_text(), timeout=WAIT, what="a non-approver refused"
+        )
+        assert (await h.bot.context.store.get(revert.id)).state is ChangeState.PENDING  # type: ignore[union-attr]
+        await approved_and_live(h, revert_card)
+        assert h.connection(OTHER_CONN)["preSharedKey"] == old_keys[OTHER_CONN]
+        assert h.connection(SEED_CONN)["preSharedKey"] == new_keys[SEED_CONN]
+        everywhere = slack_everything(h) + h.ephemerals_text() + caplog.text
+        stored = state_bytes(h.settings.vpnbot_state_path)
+        for key in (*new_keys.values(), *old_keys.values()):
+            assert key not in everywhere
+            assert key.encode() not in stored
+
+
+@V2
+async def test_two_revert_clicks_make_one_request_and_a_third_is_pointed_to_it(tmp_path: Path) -> None:
+    async with harness(tmp_path, **{**WATCH, "vpnbot_watch": "60s"}) as h:
+        card = await h.propose({"IKESet.dhGroupName": "group14"})
+        await approved_and_live(h, card)
+        first = await revert_form(h, h.card_now(card), REQUESTER)
+        second = await revert_form(h, h.card_now(card), GROUP_MEMBER)
+        posted = len(h.slack.calls("chat.postMessage"))
+        answers = await asyncio.gather(h.submit(first, {}), h.submit(second, {}, user_id=GROUP_MEMBER))
+        assert [a.status_code for a in answers] == [200, 200]
+        await h.next_card(posted)
+        await h.slack.wait_until(
+            lambda: "already has an open change" in slack_everything(h), timeout=WAIT, what="the loser told"
+        )
+        await asyncio.sleep(0.5)
+        assert len(cards_in_channel(h, posted)) == 1
+        opened = len(h.slack.calls("views.open"))
+        await h.click("revert_change", h.card_now(card), APPROVER)
+        await h.slack.wait_until(
+            lambda: h.ephemerals_text().count("already has an open change") >= 1, timeout=WAIT, what="pointed to it"
+        )
+        await asyncio.sleep(0.3)
+        assert len(h.slack.calls("views.open")) == opened  # no third form
+        assert len(await h.bot.context.store.in_states({ChangeState.PENDING})) == 1
+
+
+@V2
+async def test_a_revert_whose_kept_key_was_erased_meanwhile_says_so_and_keeps_no_wrong_key(tmp_path: Path) -> None:
+    """The form said an empty key field restores the key before the change; by the submit it was erased (the
+    watch ended). Fixed in ``bot/slack/listeners/views.py``: the submit is refused beside the key field, instead of
+    a revert that silently keeps the key that broke the tunnel."""
+    async with harness(tmp_path, **{**WATCH, "vpnbot_watch": "60s"}) as h:
+        card = await h.propose({"preSharedKey": "hostile-Erased-Key", "IKESet.dhGroupName": "group14"})
+        await approved_and_live(h, card)
+        original = await request_of(h, card)
+        view = await revert_form(h, h.card_now(card))
+        assert "restores the key before the change" in view_text(view)
+        await h.bot.context.store.erase_old_psk(original.id)
+        posted = len(h.slack.calls("chat.postMessage"))
+        answer = await h.submit(view, {})
+        assert answer.status_code == 200
+        errors = answer.json()
+        assert errors["response_action"] == "errors", errors
+        assert "no longer kept" in errors["errors"]["preSharedKey"]
+        await asyncio.sleep(0.3)
+        assert cards_in_channel(h, posted) == []
+        assert await h.bot.context.store.in_states({ChangeState.PENDING}) == []
+        # typed again, the key restores the tunnel
+        answer = await h.submit(view, {"preSharedKey": SEED_KEY})
+        assert answer.text in ("", "null"), answer.text
+        revert_card = h.slack.message(CHANNEL, (await h.next_card(posted)).response["ts"])
+        assert (await request_of(h, revert_card)).psk_changed
+
+
+# --- 3. the crypto policy -----------------------------------------------------------------------------------------
+
+
+async def refused_by_policy(h: Harness, card: dict[str, Any]) -> None:
+    refusal = "VPNBOT_CRYPTO_POLICY is `block`"
+    before = h.ephemerals_text().count(refusal)
+    assert (await h.click("approve_change", card, APPROVER)).status_code == 200
+    try:
+        await h.slack.wait_until(lambda: h.ephemerals_text().count(refusal) > before, timeout=WAIT, what="refusal")
+    except TimeoutError:
+        raise AssertionError(h.ephemerals_text()) from None
+
+
+async def restarted_with(h: Harness, edit_state: Callable[[Path], None] | None = None, **settings: Any) -> None:
+    """Stop the bot, let ``edit_state`` change the state file while nothing holds it, start it with ``settings``."""
+    await h.stack.aclose()
+    if edit_state is not None:
+        edit_state(h.settings.vpnbot_state_path)
+    h.settings = h.settings.model_copy(update=settings)
+    h.stack = AsyncExitStack()
+    h.bot = await h.stack.enter_async_context(running_bot(h.settings, sim=False, port=0, host="127.0.0.1"))
+
+
+@V2
+async def test_block_lets_a_strengthening_through_and_refuses_the_weakening_back(tmp_path: Path) -> None:
+    async with harness(tmp_path, vpnbot_crypto_policy="block") as h:
+        card = await h.propose({"IKESet.dhGroupName": "group14"})  # group2 (SHOULD NOT) -> group14 (MUST)
+        assert "Only strengthens" in card_text(card)
+        assert "cannot be approved" not in card_text(card)
+        await approved_and_live(h, card)
+        card = await h.propose({"IKESet.dhGroupName": "group2"})  # and back: a weakening, though no MUST NOT
+        shown = card_text(card)
+        assert "Weakens" in shown and "cannot be approved" in shown
+        await refused_by_policy(h, card)
+        assert "RFC 8247" in h.ephemerals_text()
+        assert h.sim.state.received("ModifyVpnConnEx") == 1
+        assert (await request_of(h, card)).state is ChangeState.PENDING
+
+
+@V2
+async def test_the_policy_is_the_one_in_force_when_the_approval_comes(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        card = await h.propose({"IPsecSet.encryptAlgorithm": "des-cbc"})
+        assert "cannot be approved" not in card_text(card)  # warn, when the card was made
+        await restarted_with(h, vpnbot_crypto_policy="block")
+        await refused_by_policy(h, card)
+        assert h.sim.state.received("ModifyVpnConnEx") == 0
+        await restarted_with(h, vpnbot_crypto_policy="warn")
+        await approved_and_live(h, card)  # and the other way round: the block is lifted, the change may go
+        assert h.connection()["IPsecSet"]["encryptAlgorithm"].lower() == "des-cbc"
+
+
+def without_crypto_reviews(state: Path) -> None:
+    """Every stored request as an older vpnbot stored it: no ``crypto`` field."""
+    with closing(sqlite3.connect(state)) as db, db:
+        for key, value in list(db.execute("SELECT key, value FROM requests")):
+            document = json.loads(value)
+            document.pop("crypto", None)
+            db.execute("UPDATE requests SET value = ? WHERE key = ?", (json.dumps(document), key))
+
+
+@V2
+async def test_block_refuses_a_weakening_stored_by_an_older_vpnbot_without_a_review(tmp_path: Path) -> None:
+    """A request stored before step 9 has no ``crypto`` review; under ``block`` it was approved unreviewed. Fixed in
+    ``bot/changes/service.py``: such a request is reviewed at approval, against the connection as it is."""
+    async with harness(tmp_path) as h:
+        weak = await h.propose({"IKESet.dhGroupName": "group1"}, conn=SEED_CONN)
+        strong = await h.propose({"IKESet.dhGroupName": "group14"}, conn=OTHER_CONN)  # group5 -> group14
+        await restarted_with(h, without_crypto_reviews, vpnbot_crypto_policy="block")
+        assert (await request_of(h, weak)).crypto is None
+        await refused_by_policy(h, weak)
+        assert "MUST NOT" in h.ephemerals_text() and "group1" in h.ephemerals_text()
+        assert h.sim.state.received("ModifyVpnConnEx") == 0
+        await approved_and_live(h, strong)  # reviewed too, and nothing to hold it back
+        assert h.sim.state.received("ModifyVpnConnEx") == 1
