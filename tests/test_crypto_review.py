@@ -48,10 +48,10 @@ EXPECTED: tuple[tuple[str, str, Level, str, str], ...] = (
     (ESP_ENC, "3des-cbc", Level.SHOULD_NOT, "RFC 8221", "5"),
     (ESP_ENC, "aes-cbc-128", Level.MUST, "RFC 8221", "5"),
     (ESP_ENC, "aes-cbc-192", Level.MAY, "RFC 8221", "5"),
-    (ESP_ENC, "aes-cbc-256", Level.SHOULD, "RFC 8221", "5"),
+    (ESP_ENC, "aes-cbc-256", Level.MUST, "RFC 8221", "5"),
     (ESP_ENC, "aes128gcm128", Level.MUST, "RFC 8221", "5"),
     (ESP_ENC, "aes192gcm128", Level.MAY, "RFC 8221", "5"),
-    (ESP_ENC, "aes256gcm128", Level.SHOULD, "RFC 8221", "5"),
+    (ESP_ENC, "aes256gcm128", Level.MUST, "RFC 8221", "5"),
     (ESP_ENC, "sm4", Level.NOT_COVERED, "RFC 8221", "5"),
     (ESP_ENC, "null", Level.NO_CONFIDENTIALITY, "RFC 8221", "5"),
     (ESP_INTEG, "md5", Level.MUST_NOT, "RFC 8221", "6"),
@@ -179,7 +179,7 @@ def test_moving_off_a_discouraged_value_only_strengthens(before: dict[str, Value
 
 
 def test_moves_among_acceptable_values_are_neither() -> None:
-    """The RFC levels rank what to implement: AES-256 (ESP SHOULD) is no weaker than AES-128 (MUST)."""
+    """The RFC levels rank what to implement: group19 (SHOULD) is no weaker than group14 (MUST)."""
     for name, old, new in [(ESP_ENC, "aes-cbc-128", "aes-cbc-256"), (IKE_DH, "group14", "group19")]:
         result = review({**GOOD, name: old}, {**GOOD, name: new})
         assert result.changed == (name,)

@@ -4,8 +4,8 @@ Sources: RFC 8247 (IKEv2 algorithms: §2.1 encryption, §2.2 PRF, §2.3 integrit
 used for the PFS group), RFC 8221 (ESP: §5 encryption, §6 integrity) and RFC 9395 (IKEv1 deprecated, §1). The RFC
 levels say what to implement, not how strong an algorithm is, so a change counts as weakening only when its new
 value is one the RFCs discourage (a :class:`Finding` level) and lower than the old one, and as strengthening only
-when its old value was discouraged and the new one is higher: AES-128 -> AES-256 (ESP MUST -> SHOULD) or group14 ->
-group19 is neither. Values the RFCs do not cover (SM4, SM3, HMAC-SHA2-384 for ESP) and values vpnbot does not know
+when its old value was discouraged and the new one is higher: group14 (MUST) ->
+group19 (SHOULD) is neither. Values the RFCs do not cover (SM4, SM3, HMAC-SHA2-384 for ESP) and values vpnbot does not know
 are never weaker or stronger than anything. Texts are plain and quote only values vpnbot knows.
 """
 
@@ -98,7 +98,7 @@ CRYPTO_PARAMS = (
 _Row = tuple[str, Level, str] | tuple[str, Level, str, str]
 _SM4 = "Chinese national block cipher (GB/T 32907), not in the RFC's table"
 _AES192_IKE = "192-bit keys stay at MAY"
-_AES192_ESP = "RFC 8221: 192-bit keys can safely be ignored; taken as MAY"
+_AES192_ESP = "RFC 8221: the level is for 128- and 256-bit keys; 192-bit keys remain at MAY"
 
 
 def _rows(param: str, rfc: str, section: str, *rows: _Row) -> tuple[Rule, ...]:
@@ -203,10 +203,10 @@ _TABLE: tuple[Rule, ...] = (
         ("3des-cbc", Level.SHOULD_NOT, "ENCR_3DES", "64-bit blocks"),
         ("aes-cbc-128", Level.MUST, "ENCR_AES_CBC (128-bit key)"),
         ("aes-cbc-192", Level.MAY, "ENCR_AES_CBC (192-bit key)", _AES192_ESP),
-        ("aes-cbc-256", Level.SHOULD, "ENCR_AES_CBC (256-bit key)"),
+        ("aes-cbc-256", Level.MUST, "ENCR_AES_CBC (256-bit key)"),
         ("aes128gcm128", Level.MUST, "ENCR_AES_GCM_16 (128-bit key)"),
         ("aes192gcm128", Level.MAY, "ENCR_AES_GCM_16 (192-bit key)", _AES192_ESP),
-        ("aes256gcm128", Level.SHOULD, "ENCR_AES_GCM_16 (256-bit key)"),
+        ("aes256gcm128", Level.MUST, "ENCR_AES_GCM_16 (256-bit key)"),
         ("sm4", Level.NOT_COVERED, "SM4", _SM4),
         (
             "null",
