@@ -49,8 +49,8 @@ from bot.vpn.crypto import review
 from bot.vpn.diff import DiffRow, diff, not_live
 from bot.vpn.edit import PSK, Proposal, propose
 from bot.vpn.params import InvalidParametersError
-from bot.vpn.watch import tunnel_reading
 from bot.vpn.redact import clip, redact
+from bot.vpn.watch import tunnel_reading
 
 __all__ = ["BOT", "Approvers", "ChangeService", "Decision", "RevertPlan", "Verdict"]
 

@@ -212,6 +212,8 @@ async def handle_faults(request: web.Request) -> web.Response:
         faults = request.app[_STATE_KEY].update_faults(patch)
     except ValueError as error:  # json.JSONDecodeError and pydantic's ValidationError are ValueErrors
         return json_response({"error": str(error)}, status=400)
+    except RecursionError:
+        return json_response({"error": "the body is not JSON vpnbot reads (nested too deep)"}, status=400)
     return json_response({"faults": faults.to_json()})
 
 
@@ -245,6 +247,8 @@ async def handle_peer(request: web.Request) -> web.Response:
                 patch = await request.json()
             except json.JSONDecodeError as error:
                 raise ValueError(f"the body is not JSON ({error.msg})") from None
+            except RecursionError:
+                raise ValueError("the body is not JSON vpnbot reads (nested too deep)") from None
             if not isinstance(patch, dict):
                 raise ValueError("the body must be a JSON object")
             wants_mirror = patch.pop("mirror", False)
