@@ -104,7 +104,8 @@ async def test_a_key_change_the_peer_never_gets_is_reported_down_and_reverted(tm
         assert h.connection()["preSharedKey"] == "sh-office-2019"  # the key before the change, restored
         await wait_thread(h, card, "The tunnel is up again", seconds=20)  # the first change's watch sees it
         revert_watch = await h.bot.context.store.watch(revert_card_request_id(h.card_now(revert_card)))
-        assert revert_watch is not None and revert_watch.active  # and the revert is watched in its own right
+        assert revert_watch is not None
+        assert revert_watch.active
         assert revert_watch.down_before  # the tunnel was down when the revert was sent: no fall of the revert's
         assert not any("is *down* since" in card_text(m) for m in h.thread(revert_card))
         stored = await h.bot.context.store.get(revert_card_request_id(revert_card))

@@ -237,13 +237,6 @@ def test_redaction_by_fingerprint_finds_a_delimited_key(text: str) -> None:
     assert "K3Y" not in redact(text, fingerprint=fingerprints.of("K3Y"), fingerprint_of=fingerprints.of)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/vpn/redact.py: a delimited substring must start on a non-delimiter, so a key that begins with a "
-    "delimiter ('(k)', '=k', \"'k'\", '[k]') is never fingerprinted, and one followed by a full stop is not cut "
-    "at it; every cloud text redacted by fingerprint only (ApiError messages via client_v3._without_key, "
-    "_cloud_text with the live key) shows such a key",
-)
 @pytest.mark.parametrize("key", ["(s3cr3t)", "=s3cr3t", "'s3cr3t'", "[s3cr3t]", "s3cr3t"])
 def test_redaction_by_fingerprint_finds_a_key_that_begins_with_a_delimiter_or_ends_a_sentence(key: str) -> None:
     fingerprints = SecretFingerprints.random()
@@ -251,23 +244,12 @@ def test_redaction_by_fingerprint_finds_a_key_that_begins_with_a_delimiter_or_en
     assert key not in redact(text, fingerprint=fingerprints.of(key), fingerprint_of=fingerprints.of)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/vpn/redact.py: a short key is replaced by value inside every word, so the marks' places spell it "
-    "out ('crypto isakmp k(redacted)y'); bot/changes/watching.py shows Tencent's download redacted so",
-)
 def test_redacting_a_one_character_key_does_not_spell_it_out() -> None:
     text = "crypto isakmp key e address 203.0.113.10\r\nencryption aes 256"
     cleaned = redact(text, ["e"])
     assert re.search(rf"\w{re.escape(REDACTED)}|{re.escape(REDACTED)}\w", cleaned) is None, cleaned
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/vpn/redact.py + bot/changes/watching.py: redaction by fingerprint is an HMAC per (start, end) "
-    "pair of delimiters within 128 characters, run on the event loop; a hostile 16 KiB download of short words "
-    "holds the loop for seconds (256 KiB, which the client accepts: 47 s measured), Slack's 3 s acks included",
-)
 def test_redacting_a_hostile_download_takes_little_time() -> None:
     fingerprints = SecretFingerprints.random()
     text = "a " * (8 * 1024)  # 16 KiB
@@ -689,12 +671,6 @@ def test_a_hostile_name_cannot_leave_the_comment_of_a_peer_fragment() -> None:
                 assert line.lstrip().startswith(("#", "!")), (vendor, line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/vpn/watch.py (Watch.ended) + bot/slack/tunnel.py (watch_line): one reading said connected at the "
-    "start, none said anything after it (reads failed, or found the connection modifying); the watch still ends "
-    "'up' and says 'it stayed connected for the whole watch', a claim no evidence supports",
-)
 def test_a_watch_that_saw_the_tunnel_only_at_its_start_claims_nothing_about_the_rest() -> None:
     t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     request = new_key_request("vpnx-claim0001", now=t0)
@@ -874,12 +850,6 @@ async def test_a_disk_that_fills_during_a_watch_neither_crashes_it_nor_loses_it(
         assert [e for _, e, _ in disk.ears.events].count(WatchEvent.ENDED) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/changes/watching.py (Aftercare.run/_save): the reading taken just before the disk filled waits to "
-    "be saved; once saved, the window is over and the watch ends on it: 'up, it stayed connected for the whole "
-    "watch', though the tunnel fell while the disk was full and is down at the end",
-)
 @V2
 async def test_a_watch_held_up_by_a_full_disk_ends_on_a_reading_taken_after_it(small_disk: Path) -> None:  # noqa: F811
     async with watch_on_a_full_disk(small_disk) as disk:
@@ -887,12 +857,6 @@ async def test_a_watch_held_up_by_a_full_disk_ends_on_a_reading_taken_after_it(s
         assert saved.state is WatchState.DOWN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/changes/watching.py (Aftercare._save): a reading that must be saved waits for the disk, so the "
-    "watch stops reading: a tunnel that falls while the state file cannot be written is told only once it can "
-    "(never, if the disk stays full), nor is the requester told that the watch is stuck",
-)
 @V2
 async def test_a_tunnel_that_falls_while_the_disk_is_full_is_told_at_once(small_disk: Path) -> None:  # noqa: F811
     async with watch_on_a_full_disk(small_disk) as disk:

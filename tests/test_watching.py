@@ -289,14 +289,16 @@ async def test_readings_that_never_say_up_or_down_claim_nothing(tmp_path: Path) 
 
 
 @dialect.no_edit
-async def test_a_tunnel_seen_up_then_unreadable_ends_up(tmp_path: Path) -> None:
+async def test_a_tunnel_seen_up_then_unreadable_claims_nothing_of_the_end(tmp_path: Path) -> None:
+    """Up at the first reading, unreadable ever after: the end is not known, and it says when it was last seen."""
     async with environment(tmp_path) as env:
         request = await stored(env, {"IKESet.dhGroupName": "group14"})
         env.time.at(1, lambda: env.sim.update_faults({"http5xx": {DESCRIBE: 10_000}}))
         await env.aftercare.begin(request)
         (ended,) = env.notifier.watch_told(WatchEvent.ENDED)
-        assert ended.state is WatchState.UP
+        assert ended.state is WatchState.UNREADABLE
         assert ended.last_read_at == env.time.start
+        assert not ended.is_down
 
 
 # -- after a restart ---------------------------------------------------------------------------------------------
@@ -552,7 +554,8 @@ def test_a_tunnel_down_before_the_change_is_no_fall_to_tell_of() -> None:
     down, up = TunnelReading(False, "net status unavailable"), TunnelReading(True, "net status available")
     watch = Watch("chg-aaaaaaaaaa", "vpnx-ol6bcqp0", start, start + timedelta(minutes=5), down_before=True)
     first = watch.seen(down, start)
-    assert first.is_down and first.announced_down  # already told: it was down before
+    assert first.is_down
+    assert first.announced_down
     assert first.seen(up, start + timedelta(seconds=15)).up_again_at is not None
     fresh = Watch("chg-aaaaaaaaaa", "vpnx-ol6bcqp0", start, start + timedelta(minutes=5))
     assert not fresh.seen(down, start).announced_down  # a tunnel that was up: its fall is told

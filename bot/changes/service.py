@@ -782,20 +782,11 @@ class ChangeService:
         return secrets
 
     async def _secrets_and_live_key(self, request: ChangeRequest) -> list[str]:
-        """:meth:`_secrets` and the connection's current key, for Tencent's peer configuration download, which
-        writes that key in plain text: known only by its fingerprint, a key is found only between delimiters (one
-        that begins with a bracket or a quote, or ends a sentence, would be shown). Without it (it cannot be read
-        now) the fingerprint is all there is."""
+        """:meth:`_secrets` and the connection's key now, for Tencent's peer configuration download, which writes
+        that key in plain text (its fingerprint alone finds it only as a word of its own). Raises CloudError or
+        CloudDataError when the key now cannot be read: the download is then not shown."""
+        live = await self.cloud.client.pre_shared_key(request.vpn_conn_id)
         secrets = await self._secrets(request)
-        try:
-            live = await self.cloud.client.pre_shared_key(request.vpn_conn_id)
-        except (CloudError, CloudDataError, ValueError) as error:
-            log.warning(
-                "the current key of %s could not be read to take it out of a text (%s)",
-                request.vpn_conn_id,
-                type(error).__name__,
-            )
-            return secrets
         return secrets if live is None else [*secrets, live.get_secret_value()]
 
     async def _proposal(self, request: ChangeRequest, live: VpnConnection | None) -> Proposal:

@@ -56,7 +56,8 @@ def with_addresses(connection: VpnConnection) -> VpnConnection:
 class Aftercare:
     """The peer's configuration and the watch, for one cloud, store and front (see the module).
 
-    ``secrets`` gives the keys to take out of a text from the cloud for a request (its new key); ``sleep`` is
+    ``secrets`` gives the keys to take out of a text from the cloud for a request (its new key, the key before it,
+    the connection's key now; it raises CloudError or CloudDataError when the key now cannot be read); ``sleep`` is
     ``asyncio.sleep`` (tests may pass another)."""
 
     settings: Settings
@@ -108,7 +109,7 @@ class Aftercare:
                 break
             await self.sleep(min(interval, remaining))
         watch = watch.ended()
-        await self._save(watch)
+        await self._save(watch, wait=True)
         await self._audit(request, f"watch: tunnel {watch.state}", watch)
         await self._forget_old_key(request)
         await self.notifier.watch(request, watch, WatchEvent.ENDED)
@@ -128,7 +129,10 @@ class Aftercare:
             connection = await self.cloud.client.describe_vpn_conn(request.vpn_conn_id)
         except (CloudError, CloudDataError) as error:
             log.info("watching %s: the connection could not be read (%s)", request.id, type(error).__name__)
-            return watch
+            unread = watch.unread(f"the connection could not be read ({type(error).__name__})")
+            if unread.last_status != watch.last_status:
+                await self._save(unread)
+            return unread
         seen = watch.seen(tunnel_reading(connection), self.clock())
         if seen.is_down and not seen.announced_down:
             # Told before it is saved as told: a stop in between tells it twice rather than never.
@@ -176,9 +180,15 @@ class Aftercare:
             return PeerConfig("tencent", title, problem=f"VPNBOT_PEER_VENDOR: {error}")
         except CloudError as error:
             return PeerConfig("tencent", title, problem=f"Tencent Cloud answered: {type(error).__name__}")
-        cleaned = redact(
+        try:
+            secrets = await self.secrets(request)
+        except (CloudError, CloudDataError):  # the live key could not be read: the text is not shown
+            why = "the connection's key could not be read to take it out of Tencent's text, so it is not shown"
+            return PeerConfig("tencent", title, problem=why)
+        cleaned = await asyncio.to_thread(  # up to 256 KiB to fingerprint: off the event loop
+            redact,
             text,
-            await self.secrets(request),
+            secrets,
             fingerprint=connection.settings.psk_fingerprint,
             fingerprint_of=client.fingerprints.of,
         )
@@ -200,11 +210,15 @@ class Aftercare:
         except StoreError as error:
             log.warning("auditing %s of %s failed: %s", action, request.id, error)
 
-    async def _save(self, watch: Watch) -> None:
-        """Save the watch, waiting while the state file cannot be written (what it says was seen)."""
+    async def _save(self, watch: Watch, *, wait: bool = False) -> None:
+        """Save the watch. While the state file cannot be written the watch goes on reading and telling (it holds
+        what it saw; the next save writes it all); only its end (``wait``) waits until it can be written."""
         while True:
             try:
                 await self.store.save_watch(watch)
                 return
-            except StoreUnavailableError:
+            except StoreUnavailableError as error:
+                if not wait:
+                    log.warning("watching %s: the state file cannot be written (%s)", watch.request_id, error)
+                    return
                 await self.store.wait_writable()

@@ -200,6 +200,12 @@ def watch_line(request: ChangeRequest, watch: Watch, event: WatchEvent) -> str:
     if watch.state is WatchState.DOWN:
         since = slack_date(watch.down_since) if watch.down_since else "the start"
         return f":red_circle: Tunnel still down at the end of the watch (since {since}).{status}"
+    if watch.last_read_at is not None:
+        seen = "down" if watch.is_down else "up"
+        return (
+            f":grey_question: The tunnel's state at the end of the watch is not known: the last readings said "
+            f"nothing of it{status}. It was last seen {seen} {slack_date(watch.last_read_at)}."
+        )
     return f":grey_question: No reading of the connection said whether the tunnel is up, so its state is not known.{status}"
 
 

@@ -1,20 +1,30 @@
-"""Pre-shared keys taken out of texts that came from the cloud (error messages, task failure texts).
+"""Pre-shared keys taken out of texts that came from the cloud (error messages, task failure texts, Tencent's peer
+configuration download).
 
-A cloud text may echo the key it was sent, or the connection's current one. The pending key is known, so every
-occurrence is replaced. The current key is known only by its keyed fingerprint (``DescribeVpnConn``'s plain key is
-dropped at the edge), so every substring that starts and ends at a word boundary (whitespace, quotes, ``=:,;`` and
-brackets), up to the longest key the API allows, is fingerprinted and replaced when it matches: an echo such as
-``preSharedKey="..."`` or ``key: ...`` is found; a key glued inside a longer word is not (no service writes one so).
+A cloud text may echo the key it was sent, or the connection's current one. A key known by value is replaced
+wherever it occurs (a key shorter than :data:`SHORT_KEY` only where it stands as a word of its own, so that the
+marks do not spell it out inside other words). A key known only by its keyed fingerprint (``DescribeVpnConn``'s
+plain key is dropped at the edge) is looked for among the text's words: each run of non-space characters, and each
+piece of it that starts after, or at, one of the delimiters (quotes, ``=:,;.``, brackets) and ends before or at
+one, up to the longest key the API allows, is fingerprinted and replaced when it matches: ``preSharedKey="..."``,
+``key: ...``, ``(key)`` and a key that ends a sentence are found; a key glued inside a longer word, or holding a
+space, is not (no service writes one so). The work is bounded: at most :data:`CUTS` starts and ends a word.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from bot.vpn.params import PRE_SHARED_KEY_MAX
 
 REDACTED = "(redacted)"
-_BOUNDARY = frozenset(" \t\r\n\"'`=:,;()[]{}<>")
+_DELIMITERS = frozenset("\"'`=:,;.()[]{}<>")
+SHORT_KEY = 8
+"""A key shorter than this is replaced by value only where it stands as a word of its own."""
+CUTS = 6
+"""How many starts (from a word's beginning) and ends (from its end) a word is cut at, at most."""
+_WORD = re.compile(r"\S+")
 
 
 def clip(text: str, limit: int) -> str:
@@ -36,25 +46,21 @@ def redact(
     """``text`` with every ``secrets`` value and every delimited substring whose ``fingerprint_of`` is
     ``fingerprint`` replaced by ``(redacted)``."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+        if len(secret) < SHORT_KEY:
+            text = re.sub(rf"(?<![\w]){re.escape(secret)}(?![\w])", REDACTED, text)
+        else:
+            text = text.replace(secret, REDACTED)
     if fingerprint and fingerprint_of is not None:
         text = _redact_by_fingerprint(text, fingerprint, fingerprint_of)
     return text
 
 
 def _redact_by_fingerprint(text: str, fingerprint: str, fingerprint_of: Callable[[str], str]) -> str:
-    starts = [i for i in range(len(text)) if (i == 0 or text[i - 1] in _BOUNDARY) and text[i] not in _BOUNDARY]
-    ends = [j for j in range(1, len(text) + 1) if (j == len(text) or text[j] in _BOUNDARY)]
     found: list[tuple[int, int]] = []
-    end_index = 0
-    for start in starts:
-        while end_index < len(ends) and ends[end_index] <= start:
-            end_index += 1
-        for end in ends[end_index:]:
-            if end - start > PRE_SHARED_KEY_MAX:
-                break
-            if fingerprint_of(text[start:end]) == fingerprint:
-                found.append((start, end))
+    for word in _WORD.finditer(text):
+        if word.end() - word.start() > PRE_SHARED_KEY_MAX + 2 * CUTS:
+            continue
+        found.extend(_match_in(text, word.start(), word.end(), fingerprint, fingerprint_of))
     if not found:
         return text
     pieces: list[str] = []
@@ -67,3 +73,17 @@ def _redact_by_fingerprint(text: str, fingerprint: str, fingerprint_of: Callable
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def _match_in(
+    text: str, begin: int, finish: int, fingerprint: str, fingerprint_of: Callable[[str], str]
+) -> list[tuple[int, int]]:
+    """The pieces of the word ``text[begin:finish]`` whose fingerprint is ``fingerprint`` (at most one)."""
+    cuts = [i for i in range(begin, finish) if text[i] in _DELIMITERS]
+    starts = list(dict.fromkeys([begin, *(c for i in cuts for c in (i, i + 1) if c < finish)]))[:CUTS]
+    ends = list(dict.fromkeys([finish, *(c for i in reversed(cuts) for c in (i + 1, i) if c > begin)]))[:CUTS]
+    for start in starts:
+        for end in ends:
+            if 0 < end - start <= PRE_SHARED_KEY_MAX and fingerprint_of(text[start:end]) == fingerprint:
+                return [(start, end)]
+    return []

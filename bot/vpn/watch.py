@@ -77,6 +77,7 @@ class Watch:
     last_read_at: datetime | None = None
     peer_config_shown: bool = False
     down_before: bool = False
+    said_last: bool = False
 
     @property
     def active(self) -> bool:
@@ -89,7 +90,12 @@ class Watch:
 
     def seen(self, reading: TunnelReading, at: datetime) -> Watch:
         """This watch after ``reading`` taken at ``at``."""
-        watch = replace(self, last_status=reading.status, last_read_at=self.last_read_at if reading.up is None else at)
+        watch = replace(
+            self,
+            last_status=reading.status,
+            last_read_at=self.last_read_at if reading.up is None else at,
+            said_last=reading.up is not None,
+        )
         if reading.up is False and not self.is_down:
             # Down at the first reading of a tunnel that was down before the change: not a fall to tell of.
             already = self.down_before and self.last_read_at is None
@@ -98,9 +104,14 @@ class Watch:
             return replace(watch, up_again_at=at)
         return watch
 
+    def unread(self, why: str) -> Watch:
+        """This watch after a reading that could not be made (``why``: plain words)."""
+        return replace(self, last_status=why, said_last=False)
+
     def ended(self) -> Watch:
-        """This watch at the end of its window: down, up, or unreadable (no reading said which)."""
-        if self.last_read_at is None:
+        """This watch at the end of its window: down or up by its last reading, or unreadable when the last
+        reading said neither (an up or down seen earlier is no evidence of the end)."""
+        if self.last_read_at is None or not self.said_last:
             return replace(self, state=WatchState.UNREADABLE)
         return replace(self, state=WatchState.DOWN if self.is_down else WatchState.UP)
 
@@ -118,6 +129,7 @@ class Watch:
             "last_read_at": _iso(self.last_read_at),
             "peer_config_shown": self.peer_config_shown,
             "down_before": self.down_before,
+            "said_last": self.said_last,
         }
 
     @classmethod
@@ -137,6 +149,7 @@ class Watch:
                 last_read_at=_optional_time(data.get("last_read_at")),
                 peer_config_shown=bool(data.get("peer_config_shown", False)),
                 down_before=bool(data.get("down_before", False)),
+                said_last=bool(data.get("said_last", data.get("last_read_at") is not None)),
             )
         except KeyError as error:
             raise ValueError(f"watch JSON lacks {error.args[0]!r}") from None
