@@ -345,10 +345,12 @@ class ChangeRequest:
 
     def blocked_by(self, crypto_policy: str) -> str:
         """Why ``VPNBOT_CRYPTO_POLICY`` (``warn`` or ``block``) refuses to let this request be approved: under
-        ``block``, a change that brings in a MUST NOT value or weakens one (plain text, naming the values and the
-        RFCs); "" when it does not."""
+        ``block``, a change that brings in a MUST NOT value or weakens one (a revert: only one that brings in a MUST
+        NOT value), in plain text naming the values and the RFCs; "" when it does not."""
         if crypto_policy != "block" or self.crypto is None or not self.crypto.concerning:
             return ""
+        if self.revert_of is not None and not self.crypto.introduced:
+            return ""  # a revert puts back values that were live before: only a MUST NOT value stops it
         return self.crypto.blocked_reason()
 
     def is_expired(self, now: datetime) -> bool:

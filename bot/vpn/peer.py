@@ -290,7 +290,7 @@ def strongswan_config(connection: VpnConnection, settings: VpnSettings, *, name:
     esp = _swan_esp_proposal(peer)
     notes = [
         f"# vpnbot: the peer side of Tencent Cloud VPN connection {peer.connection_id} ({peer.title}),",
-        f"# for the customer gateway {peer.local_address} ({peer.peer_name}); the other end is Tencent's gateway "
+        f"# for the customer gateway {peer.local_address}{_named(peer.peer_name)}; the other end is Tencent's gateway "
         f"{peer.remote_address}.",
         "# Apply it when the change is applied on Tencent's side: swanctl --load-all (or --load-conns --load-creds).",
         "# Behind NAT, local_addrs must be this device's own address (or %any), not the public one.",
@@ -445,7 +445,7 @@ def cisco_config(connection: VpnConnection, settings: VpnSettings, *, name: str 
     lines = [
         f"! vpnbot: the peer side of Tencent Cloud VPN connection {_ios_text(peer.connection_id)} "
         f"({_ios_text(peer.title)}),",
-        f"! for the customer gateway {peer.local_address} ({_ios_text(peer.peer_name)}); the other end is Tencent's "
+        f"! for the customer gateway {peer.local_address}{_named(_ios_text(peer.peer_name))}; the other end is Tencent's "
         f"gateway {peer.remote_address}. IKEv{peer.ike_version}.",
         "! Apply it when the change is applied on Tencent's side.",
         "!",
@@ -611,3 +611,8 @@ def peer_config(
     """The configuration ``vendor``'s device needs for ``settings`` (the proposed ones) on ``connection``; ``name``
     defaults to the connection id made safe for section names. Raises PeerConfigError (see the module)."""
     return _RENDERERS[PeerVendor(vendor)](connection, settings, name=name)
+
+
+def _named(name: str) -> str:
+    """`` (name)`` after an address, or nothing when the cloud gave no name."""
+    return f" ({name})" if name else ""

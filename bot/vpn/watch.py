@@ -50,9 +50,9 @@ def tunnel_reading(connection: VpnConnection) -> TunnelReading:
         return TunnelReading(None, f"connection status {connection.status_text}; {words}")
     if net == "unavailable" or health == "unavailable":
         return TunnelReading(False, words)
-    if net == "available":
+    if net == "available" and health in ("", "available"):
         return TunnelReading(True, words)
-    return TunnelReading(None, words)
+    return TunnelReading(None, words)  # a status vpnbot does not know says nothing either way
 
 
 @dataclass(frozen=True)
