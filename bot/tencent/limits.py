@@ -5,14 +5,16 @@ Tencent documents, per account and per action, ``DescribeVpcTaskResult`` 20/s, `
 ``limit`` requests in any sliding window of ``window`` seconds; each client owns one per limited action, so
 nothing is shared between clients and nothing lives at module level.
 
-Why the window is ``1 s + MARGIN_SECONDS`` (0.25 s) and not 1 s: the service counts requests when they arrive, and
+Why the window is ``1 s + MARGIN_SECONDS`` (0.5 s) and not 1 s: the service counts requests when they arrive, and
 the delay from the grant to the arrival varies from one request to the next (event-loop lag before the write and at
 the receiving end, a new connection's handshakes instead of a kept-alive one, the wait for one of the client's
 in-flight slots). A limiter that spaces grants by exactly 1 s lets a burst granted at t = 1 s arrive while the
 burst granted at t = 0 still counts: two limits' worth in one second. When the spread of that delay is at most the
 margin, any second of arrivals comes from grants within ``1 s + margin``, so it holds at most ``limit`` requests.
-0.25 s is tens of times the loop lag measured under load (``bench/RESULTS.md``: p99 under 5 ms) and covers one or
-two round trips of a new HTTPS connection within a region; it costs a fifth of the rate (16 polls/s of the 20).
+0.5 s covers one or two round trips of a new HTTPS connection within a region and the loop lag of a bot busy with
+thousands of followed tasks and watches (0.25 s was measured too little: peaks of 22/s against 20 in the ``many``
+benchmark, one refusal among 2,000 watches on a loaded 2-core machine); it costs a third of the rate (13 polls/s of
+the 20).
 What it cannot cover (other tools of the same account spending the quota, a slower path) the service answers with
 ``RequestLimitExceeded``, which the client meets by backing off (``bot.tencent.client``), never by failing a change.
 """
@@ -37,7 +39,7 @@ TENCENT_RATE_LIMITS: Mapping[str, int] = MappingProxyType(
     }
 )
 """Tencent Cloud's documented per-account rates (requests per second) for the API 3.0 actions vpnbot sends."""
-MARGIN_SECONDS = 0.25
+MARGIN_SECONDS = 0.5
 
 
 class RateLimiter:

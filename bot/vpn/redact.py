@@ -7,8 +7,8 @@ marks do not spell it out inside other words). A key known only by its keyed fin
 plain key is dropped at the edge) is looked for among the text's words: each run of non-space characters, and each
 piece of it that starts after, or at, one of the delimiters (quotes, ``=:,;.``, brackets) and ends before or at
 one, up to the longest key the API allows, is fingerprinted and replaced when it matches: ``preSharedKey="..."``,
-``key: ...``, ``(key)`` and a key that ends a sentence are found; a key glued inside a longer word, or holding a
-space, is not (no service writes one so). The work is bounded: at most :data:`CUTS` starts and ends a word.
+``key: ...``, ``(key)`` and a key that ends a sentence are found, and a key holding spaces between quotes or as the
+rest of a line after ``:`` or ``=``; a key glued inside a longer word is not (no service writes one so). The work is bounded: at most :data:`CUTS` starts and ends a word.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ SHORT_KEY = 8
 CUTS = 6
 """How many starts (from a word's beginning) and ends (from its end) a word is cut at, at most."""
 _WORD = re.compile(r"\S+")
+_QUOTED = re.compile(r"""(["'`])([^"'`\r\n]{1,%d})\1""" % PRE_SHARED_KEY_MAX)
+_AFTER_SIGN = re.compile(r"[:=][ \t]*([^\r\n]{1,%d}?)[ \t]*\.?[ \t]*$" % PRE_SHARED_KEY_MAX, re.MULTILINE)
 
 
 def clip(text: str, limit: int) -> str:
@@ -61,6 +63,11 @@ def _redact_by_fingerprint(text: str, fingerprint: str, fingerprint_of: Callable
         if word.end() - word.start() > PRE_SHARED_KEY_MAX + 2 * CUTS:
             continue
         found.extend(_match_in(text, word.start(), word.end(), fingerprint, fingerprint_of))
+    # A key holding spaces: between quotes, or the rest of a line after ``:`` or ``=``.
+    for match in (*_QUOTED.finditer(text), *_AFTER_SIGN.finditer(text)):
+        start, end = match.span(match.lastindex or 0)
+        if fingerprint_of(text[start:end]) == fingerprint:
+            found.append((start, end))
     if not found:
         return text
     pieces: list[str] = []
