@@ -32,8 +32,9 @@ from bot.config import Settings
 from bot.sim import SimServer, SimState, World
 
 CONCURRENCY = 20
-LIMIT_WORDS = re.compile(r"RequestLimitExceeded|\b4400\b")
-"""What a rate-limit error looks like in a Slack message (API 3.0's code, API 2.0's)."""
+LIMIT_WORDS = re.compile(r"RequestLimitExceeded|(?<![-\w])4400(?![-\w])")
+"""What a rate-limit error looks like in a Slack message (API 3.0's code, API 2.0's; not a group of an API 3.0
+RequestId such as ``...-4400-...``, which a status message quotes)."""
 SHOWN = ("chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "response_url")
 CARD_TEXT = re.compile(r"^VPN change (chg-[a-z2-7]+) by .* \((vpnx-[a-z0-9]+)\): ")
 FINAL_MARKS = (":large_green_circle:", ":red_circle:", ":grey_question:", ":warning:", ":no_entry:")
