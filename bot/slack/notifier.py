@@ -124,6 +124,8 @@ class SlackNotifier:
                 return
 
     async def watch(self, request: ChangeRequest, watch: Watch, event: WatchEvent) -> None:
+        if event is WatchEvent.NOT_NEEDED:  # the final reply said so already: no call more per change
+            return
         record = await self.record(request)
         if record.progress_ts:
             status = words.running_text(request, words.end_words(request), None)

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.changes import Decision, Note, NoteKind, Verdict, Word
 from bot.slack.text import clip, esc, esc_visible, slack_date, user, visible_lines
 from bot.vpn.change import NO_TASK_ENDS, TASK_ENDS, ChangeRequest, ChangeState, EndKind
+from bot.vpn.impact import impact_of
 
 __all__ = [
     "already_decided",
@@ -34,6 +35,7 @@ STATE_WORDS = {
     ChangeState.STALE: "stale",
 }
 VERIFIED = "Verified: every proposed value is live."
+NOT_WATCHED = "Name only: no effect on traffic, so the tunnel is not watched."
 
 
 def already_decided(request: ChangeRequest) -> str:
@@ -158,6 +160,8 @@ def final_reply(request: ChangeRequest) -> str | None:
         text = f":no_entry: {user(request.decider or '')} {verb} this change.{why}"
     else:
         return None
+    if request.state is ChangeState.SUCCEEDED and not impact_of(request.diff).needs_watch:
+        text += f" {NOT_WATCHED}"
     return f"{text} {mention}"
 
 
