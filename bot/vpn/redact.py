@@ -25,8 +25,8 @@ SHORT_KEY = 8
 CUTS = 6
 """How many starts (from a word's beginning) and ends (from its end) a word is cut at, at most."""
 _WORD = re.compile(r"\S+")
-_QUOTED = re.compile(r"""(["'`])([^"'`\r\n]{1,%d})\1""" % PRE_SHARED_KEY_MAX)
-_AFTER_SIGN = re.compile(r"[:=][ \t]*([^\r\n]{1,%d}?)[ \t]*\.?[ \t]*$" % PRE_SHARED_KEY_MAX, re.MULTILINE)
+_QUOTED = re.compile(rf"""(["'`])([^"'`\r\n]{{1,{PRE_SHARED_KEY_MAX}}})\1""")
+_AFTER_SIGN = re.compile(rf"[:=][ \t]*([^\r\n]{{1,{PRE_SHARED_KEY_MAX}}}?)[ \t]*\.?[ \t]*$", re.MULTILINE)
 
 
 def clip(text: str, limit: int) -> str:
