@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import approvals, cards, modals
-from bot.slack.context import bot_context
+from bot.slack.context import BotContext, bot_context
 from bot.slack.modals import ID_MAX
 from bot.vpn.change import is_request_id
 
@@ -57,16 +57,7 @@ async def edit_clicked(
     await ack()
     ctx = bot_context(context)
     vpn_conn_id = str(action.get("value", ""))[:ID_MAX]
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    opening = modals.open_edit_modal(
-        ctx,
-        client,
-        vpn_conn_id,
-        str(body.get("trigger_id", "")),
-        str(body.get("user", {}).get("id", "")),
-        channel,
-        cards.ResponseUrl.of(respond, ctx.session),
-    )
+    opening = modals.open_edit_modal(ctx, client, vpn_conn_id, *_form_asked(body, respond, ctx))
     ctx.after_ack(opening, "open-edit-modal", trigger=True)
 
 
@@ -84,14 +75,14 @@ async def revert_clicked(
     request_id = str(action.get("value", ""))
     if not is_request_id(request_id):
         return
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    opening = modals.open_revert_modal(
-        ctx,
-        client,
-        request_id,
-        str(body.get("trigger_id", "")),
-        str(body.get("user", {}).get("id", "")),
-        channel,
-        cards.ResponseUrl.of(respond, ctx.session),
-    )
+    opening = modals.open_revert_modal(ctx, client, request_id, *_form_asked(body, respond, ctx))
     ctx.after_ack(opening, "open-revert-modal", trigger=True)
+
+
+def _form_asked(
+    body: dict[str, Any], respond: AsyncRespond, ctx: BotContext
+) -> tuple[str, str, str | None, cards.ResponseUrl]:
+    """Who clicked for a form, and where: the trigger, the person, the channel and the response URL."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    reply_to = cards.ResponseUrl.of(respond, ctx.session)
+    return str(body.get("trigger_id", "")), str(body.get("user", {}).get("id", "")), channel, reply_to
