@@ -23,9 +23,9 @@ checking signatures, the client's HTTP stack) off the measured server's interpre
 thread count, peak memory and event-loop lag its own, sampled inside its process.
 
 Everything goes over real HTTP on loopback, as the end-to-end tests do, and reuses their infrastructure
-(``tests/slack_standin.py``, ``tests/slack_requests.py``, ``tests/botharness.py``).
+(``bot/playground/slack_api.py``, ``tests/botharness.py``).
 """
 
 from bench.paths import use_test_helpers
 
-use_test_helpers()  # every bench module may import the test helpers (slack_standin, ...) like any library
+use_test_helpers()  # every bench module may import the test helpers (botharness, ...) like any library

@@ -23,12 +23,12 @@ import aiohttp
 import dialect
 from botharness import APPROVER, CHANNEL, REQUESTER, SIGNING_SECRET, bot_settings
 from pydantic import SecretStr
-from slack_requests import block_action, fill_state_from_view, sign, slash_command, view_submission
-from slack_standin import Call, SlackStandin
 
 from bench.proto import JSON, Child
 from bench.stats import Summary
 from bot.config import Settings
+from bot.playground.slack_api import Call, SlackStandin
+from bot.playground.slack_payloads import block_action, fill_state_from_view, sign, slash_command, view_submission
 from bot.sim import SimServer, SimState, World
 
 CONCURRENCY = 20

@@ -21,9 +21,9 @@ import time
 from collections.abc import Iterator
 
 import aiohttp
-from slack_requests import sign
 
 from bench.proto import JSON, read_message, reply, stdin_lines
+from bot.playground.slack_payloads import sign
 
 Sample = tuple[str, float, float, int]
 

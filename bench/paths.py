@@ -11,6 +11,6 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def use_test_helpers() -> None:
-    """Make ``slack_standin``, ``slack_requests``, ``botharness`` and ``dialect`` importable (as pytest does)."""
+    """Make ``botharness`` and ``dialect`` importable (as pytest does)."""
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))

@@ -14,16 +14,16 @@ from typing import Any
 
 import dialect
 import httpx
-from slack_requests import (
+
+from bot.config import Settings
+from bot.playground.slack_api import Call, SlackStandin
+from bot.playground.slack_payloads import (
     block_action,
     fill_state_from_view,
     post_signed,
     slash_command,
     view_submission,
 )
-from slack_standin import Call, SlackStandin
-
-from bot.config import Settings
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, load_world
 from bot.slack.runner import RunningBot, running_bot
 

@@ -28,9 +28,15 @@ from typing import IO, Any
 import dialect
 import httpx
 from aiohttp import web
-from slack_requests import block_action, fill_state_from_view, post_signed, slash_command, view_submission
-from slack_standin import SlackStandin
 
+from bot.playground.slack_api import SlackStandin
+from bot.playground.slack_payloads import (
+    block_action,
+    fill_state_from_view,
+    post_signed,
+    slash_command,
+    view_submission,
+)
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer
 
 SIGNING_SECRET = "crash-test-signing-secret"

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from botharness import APPROVER, REQUESTER, SEED_CONN, harness
 from cryptography.fernet import Fernet
-from slack_requests import view_submission
 
 from bot.cli import main
+from bot.playground.slack_payloads import view_submission
 from bot.vpn.change import ChangeState
 
 STORE_KEY = Fernet.generate_key().decode()

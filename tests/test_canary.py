@@ -21,10 +21,10 @@ import pytest
 from botharness import APPROVER, GROUP_MEMBER, REQUESTER, SEED_CONN, Harness, bot_settings
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from slack_requests import view_submission
-from slack_standin import SlackStandin
 
 from bot.cli import main
+from bot.playground.slack_api import SlackStandin
+from bot.playground.slack_payloads import view_submission
 from bot.sim import SimServer, SimState, World, load_world
 from bot.slack.app import CHATTY_LOGGERS
 from bot.slack.runner import running_bot

@@ -63,7 +63,9 @@ from urllib.parse import parse_qsl, urlencode
 import hypothesis.strategies as st
 from botharness import APPROVER, CHANNEL, GROUP_MEMBER, REQUESTER, SEED_CONN, SIGNING_SECRET, STRANGER, Harness, harness
 from hypothesis import HealthCheck, Phase, assume, given, settings
-from slack_requests import (
+
+from bot.playground.slack_api import block_problems
+from bot.playground.slack_payloads import (
     block_action_payload,
     fill_state_from_view,
     interactive_body,
@@ -71,8 +73,6 @@ from slack_requests import (
     slash_command_payload,
     view_submission_payload,
 )
-from slack_standin import block_problems
-
 from bot.slack import approvals
 from bot.slack.http import MAX_BODY_BYTES
 from bot.vpn.change import ChangeState

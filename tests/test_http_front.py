@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import pytest
 import pytest_asyncio
 from botharness import REQUESTER, SIGNING_SECRET, Harness, harness
-from slack_requests import (
+
+from bot.playground.slack_payloads import (
     FORM_CONTENT_TYPE,
     block_action_payload,
     interactive_body,
@@ -29,7 +30,6 @@ from slack_requests import (
     slash_command,
     view_submission_payload,
 )
-
 from bot.slack.http import MAX_BODY_BYTES
 from bot.store import Store
 

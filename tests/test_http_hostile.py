@@ -43,7 +43,8 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import pytest
 from botharness import APPROVER, GROUP_MEMBER, SIGNING_SECRET, Harness, fuzz_seed, harness
-from slack_requests import (
+
+from bot.playground.slack_payloads import (
     FORM_CONTENT_TYPE,
     block_action_payload,
     sign_bytes,

@@ -12,8 +12,8 @@ import dialect
 import pytest
 from botharness import APPROVER, CHANNEL, GROUP_MEMBER, REQUESTER, SEED_CONN, SIGNING_SECRET, card_text, harness
 from pydantic import SecretStr
-from slack_requests import block_action, post_signed, sign, view_submission
 
+from bot.playground.slack_payloads import block_action, post_signed, sign, view_submission
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY
 from bot.slack.context import ApproverPolicy
 from bot.tencent import Credentials, TaskFollower, make_client

@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from slack_requests import post_signed, sign_bytes, slash_command
-from slack_standin import SlackStandin
+
+from bot.playground.slack_api import SlackStandin
+from bot.playground.slack_payloads import post_signed, sign_bytes, slash_command
 
 VPNBOT = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,15 @@ from botharness import (
     card_text,
     harness,
 )
-from slack_requests import block_action, post_signed, sign_bad_signature, sign_stale, slash_command, view_submission
 
+from bot.playground.slack_payloads import (
+    block_action,
+    post_signed,
+    sign_bad_signature,
+    sign_stale,
+    slash_command,
+    view_submission,
+)
 from bot.vpn.change import ChangeState
 
 MODIFY = "ModifyVpnConnEx"

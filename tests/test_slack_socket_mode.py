@@ -8,14 +8,14 @@ from pathlib import Path
 import dialect
 import pytest
 from botharness import APPROVER, CHANNEL, REQUESTER, SEED_CONN, bot_settings
-from slack_requests import (
+
+from bot.playground.slack_api import SlackStandin
+from bot.playground.slack_payloads import (
     block_action_payload,
     fill_state_from_view,
     slash_command_payload,
     view_submission_payload,
 )
-from slack_standin import SlackStandin
-
 from bot.sim import SimServer, SimState, load_world
 from bot.slack.runner import running_bot
 

@@ -17,24 +17,6 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_requests import (
-    APP_ID,
-    BOT_USER_ID,
-    DEFAULT_CHANNEL_ID,
-    TEAM_ID,
-    ClientValidationError,
-    block_action,
-    block_action_payload,
-    decode_body,
-    fill_state_from_view,
-    sign,
-    sign_bad_signature,
-    sign_stale,
-    slash_command,
-    slash_command_payload,
-    view_closed,
-    view_submission,
-)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.models.blocks import (
@@ -60,7 +42,26 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
-from slack_standin import TRIGGER_TTL, SlackStandin, block_problems, view_problems
+
+from bot.playground.slack_api import TRIGGER_TTL, SlackStandin, block_problems, view_problems
+from bot.playground.slack_payloads import (
+    APP_ID,
+    BOT_USER_ID,
+    DEFAULT_CHANNEL_ID,
+    TEAM_ID,
+    ClientValidationError,
+    block_action,
+    block_action_payload,
+    decode_body,
+    fill_state_from_view,
+    sign,
+    sign_bad_signature,
+    sign_stale,
+    slash_command,
+    slash_command_payload,
+    view_closed,
+    view_submission,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVERS = "S0APPROVE"

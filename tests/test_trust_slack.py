@@ -160,7 +160,7 @@ async def test_hostile_strings_reach_slack_only_escaped(tmp_path: Path, monkeypa
 
 
 async def _submit_reason(h: Harness, opened: Any, reason: str) -> None:
-    from slack_requests import view_submission
+    from bot.playground.slack_payloads import view_submission
 
     view = h.slack.view(opened.response["view"]["id"])
     user = REQUESTER if "Withdraw" in json.dumps(view) else APPROVER

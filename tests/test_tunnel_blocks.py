@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from items import connection
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
-from slack_standin import block_problems
 
 from bot.changes import PeerConfig, WatchEvent
+from bot.playground.slack_api import block_problems
 from bot.slack import blocks, tunnel
 from bot.vpn.change import ChangeRequest, ChangeState, EndKind
 from bot.vpn.connection import TEXT_MAX

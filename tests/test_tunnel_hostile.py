@@ -37,13 +37,13 @@ from botharness import (
 )
 from items import connection as item_connection
 from pydantic import SecretStr
-from slack_requests import block_action, view_submission
 from test_store_faults import fill, small_disk  # noqa: F401 - small_disk is a fixture used below
 
 from bot.changes import PeerConfig, WatchEvent
 from bot.changes.watching import Aftercare
 from bot.cloud import open_cloud
 from bot.config import Settings
+from bot.playground.slack_payloads import block_action, view_submission
 from bot.sim import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimServer, SimState, World, load_world
 from bot.sim import wire_v3 as sim_wire_v3
 from bot.slack import tunnel

@@ -36,7 +36,11 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from slack_requests import (
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.playground.slack_payloads import (
     APP_ID,
     BOT_ID,
     BOT_NAME,
@@ -46,9 +50,6 @@ from slack_requests import (
     make_trigger_id,
     random_block_id,
 )
-from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
-from slack_sdk.models.views import View
 
 __all__ = [
     "DEFAULT_APP_TOKEN",
