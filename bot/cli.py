@@ -1,4 +1,4 @@
-"""The ``vpnbot`` command: ``serve``, ``sim``, ``show``, ``edit`` and ``audit`` (DESIGN.md section 2).
+"""The ``vpnbot`` command: ``serve``, ``playground``, ``sim``, ``show``, ``edit`` and ``audit`` (DESIGN.md section 2).
 
 ``edit`` exits 0 when the change is applied and verified, 1 when the cloud refused it or its task failed or timed
 out (or it is not live afterwards, or its outcome is unknown), and 2 for bad usage or invalid input, in which case
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import math
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the Slack bot")
     serve.add_argument("--sim", action="store_true", help="use the embedded cloud simulator")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port when not in Socket Mode (default 3000)")
+
+    playground = commands.add_parser(
+        "playground",
+        help="try vpnbot with no Slack workspace: the bot, a local page that plays Slack, and the simulator",
+    )
+    playground.add_argument(
+        "--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 picks a free one)"
+    )
 
     sim = commands.add_parser("sim", help="run the Tencent Cloud VPC API 2.0 simulator alone")
     sim.add_argument("--host", default="127.0.0.1")
@@ -340,6 +349,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             task_seconds=args.task_seconds,
             renegotiate_seconds=args.renegotiate_seconds,
         )
+    if args.command == "playground":
+        from bot.playground.run import run_playground
+
+        try:
+            return await run_playground(args.port)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise UsageError(f"port {args.port} on 127.0.0.1 is in use: pick another with --port N") from None
     if args.command == "serve":
         from bot.slack.runner import run_bot
 

@@ -210,3 +210,4 @@ async def harness(
             yield h
             await asyncio.sleep(0)
         assert slack.invalid == [], slack.invalid
+        assert slack.unrendered == [], f"the playground cannot show {slack.unrendered}"

@@ -73,6 +73,7 @@ async def canary_bot(state_dir: Path, **overrides: Any) -> AsyncIterator[Harness
         finally:
             await h.stack.aclose()
         assert slack.invalid == [], slack.invalid
+        assert slack.unrendered == [], slack.unrendered
 
 
 def debug_everywhere(caplog: pytest.LogCaptureFixture) -> None:

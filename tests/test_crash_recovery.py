@@ -121,6 +121,7 @@ async def rig(tmp_path: Path, *, task_seconds: float, **env: str) -> AsyncIterat
         async with running(bot_env(slack, sim, state_path, **env), tmp_path) as bot:
             yield Rig(sim, slack, bot, SlackClient(slack, bot, http), state_path)
         assert slack.invalid == [], slack.invalid
+        assert slack.unrendered == [], slack.unrendered
 
 
 def path_of(request: ChangeRequest) -> list[str]:

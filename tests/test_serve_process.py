@@ -136,6 +136,7 @@ def test_the_manifest_declares_what_the_bot_uses() -> None:
             "chat_getPermalink",
             "views_open",
             "views_update",
+            "views_publish",  # no scope: the Home tab (features.app_home)
             "usergroups_users_list",
             "auth_test",  # no scope needed: the workspace's URL, for card permalinks kept for other fronts
         }, method

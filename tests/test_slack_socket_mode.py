@@ -65,3 +65,4 @@ async def test_vpn_edit_through_socket_mode(tmp_path: Path) -> None:
             ike = sim.state.connection(SEED_CONN).get("IKESet") or sim.state.connection(SEED_CONN)["IKEArr"]
             assert ike["dhGroupName"] == "group24"
         assert slack.invalid == []
+        assert slack.unrendered == [], slack.unrendered

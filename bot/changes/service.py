@@ -43,14 +43,14 @@ from bot.tencent import (
     TaskState,
     TaskStatus,
 )
-from bot.vpn.change import ChangeRequest, ChangeState, EndKind, RequestUpdate, settings_fingerprint
+from bot.vpn.change import OPEN_STATES, ChangeRequest, ChangeState, EndKind, RequestUpdate, settings_fingerprint
 from bot.vpn.connection import CloudDataError, VpnConnection, VpnSettings
 from bot.vpn.crypto import review
 from bot.vpn.diff import DiffRow, diff, not_live
 from bot.vpn.edit import PSK, Proposal, propose
 from bot.vpn.params import InvalidParametersError
 from bot.vpn.redact import clip, redact
-from bot.vpn.watch import tunnel_reading
+from bot.vpn.watch import Watch, tunnel_reading
 
 __all__ = ["BOT", "Approvers", "ChangeService", "Decision", "RevertPlan", "Verdict"]
 
@@ -156,6 +156,34 @@ class ChangeService:
 
     async def open_request_for(self, vpn_conn_id: str) -> ChangeRequest | None:
         return await self.store.open_request_for(vpn_conn_id)
+
+    async def unfinished(self) -> list[ChangeRequest]:
+        """Every request not finished yet (pending, approved, submitting, running, and unknown while its outcome is
+        judged), oldest first; a pending one whose time is up is left out (the sweeper expires it within seconds).
+        One read of the store's index of open requests."""
+        now = self.clock()
+        return [r for r in await self.store.in_states(OPEN_STATES) if not r.is_expired(now)]
+
+    async def watched(self) -> list[tuple[ChangeRequest, Watch]]:
+        """The finished changes whose tunnel is being watched now, with their watch, the oldest watch first (a
+        watch whose window is over but not closed yet, as after a restart, is left out)."""
+        now = self.clock()
+        found: list[tuple[ChangeRequest, Watch]] = []
+        for watch in await self.store.active_watches():
+            request = await self.store.get(watch.request_id) if watch.ends_at > now else None
+            if request is not None:
+                found.append((request, watch))
+        return found
+
+    async def may_approve(self, request: ChangeRequest, person: str, approvers: Approvers) -> bool:
+        """Whether an Approve click of ``person`` on ``request`` would pass :meth:`approve`'s checks of who clicks
+        and when (pending and not expired, not their own unless self-approval is allowed, an approver), with group
+        memberships up to a minute old: it chooses what to show, and :meth:`approve` asks again."""
+        if request.state is not ChangeState.PENDING or request.is_expired(self.clock()):
+            return False
+        if person == request.requester and not approvers.allow_self_approval:
+            return False
+        return await approvers.may_approve(person, fresh=False)
 
     # -- a new request -----------------------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.playground.kinds import unrendered
 from bot.playground.slack_payloads import (
     APP_ID,
     BOT_ID,
@@ -140,6 +141,7 @@ class Ack:
 class _Trigger:
     issued_at: float
     view_id: str | None
+    user_id: str | None = None
     used: bool = False
 
 
@@ -147,6 +149,9 @@ class _Trigger:
 class _ResponseUrl:
     issued_at: float
     posts: int = 0
+    channel: str | None = None
+    user_id: str | None = None
+    message_ts: str | None = None
 
 
 @dataclass
@@ -432,11 +437,13 @@ class SlackStandin:
         self.team_id, self.team_domain, self.app_id = team_id, team_domain, app_id
         self.bot_user_id, self.bot_id, self.bot_name = bot_user_id, bot_id, bot_name
         self._clock = clock
+        self.permalink_base: str | None = None  # where permalinks point (None: the workspace on slack.com)
 
         # records
         self._calls: list[Call] = []
         self.rate_limited_calls: list[Call] = []
         self.invalid: list[tuple[str, str]] = []
+        self.unrendered: list[tuple[str, str]] = []  # (method, kind): kinds the playground's page cannot show
         self.ephemerals: list[JSONDict] = []
         self.connections: list[SocketConnection] = []
         self.envelopes: list[JSONDict] = []
@@ -446,6 +453,9 @@ class SlackStandin:
         self._messages: dict[str, dict[str, JSONDict]] = {}
         self._views: dict[str, JSONDict] = {}
         self._stacks: dict[str, list[str]] = {}  # root view id -> view ids, root first
+        self._view_users: dict[str, str] = {}  # view id -> the user it was opened for (when the trigger said)
+        self._homes: dict[str, str] = {}  # user id -> the id of their published home view
+        self._version = 0  # counts every answered call: what a page polls or waits on
         self._triggers: dict[str, _Trigger] = {}
         self._tickets: dict[str, bool] = {}  # ticket -> already used
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -466,6 +476,7 @@ class SlackStandin:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_push,
+            "views.publish": self._views_publish,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
@@ -598,8 +609,21 @@ class SlackStandin:
         self.acks.clear()
 
     async def _notify(self) -> None:
+        self._version += 1
         async with self._changed:
             self._changed.notify_all()
+
+    @property
+    def version(self) -> int:
+        """A number that grows with every call answered (and response URL posted to): state may have changed."""
+        return self._version
+
+    async def changed_since(self, version: int, timeout: float) -> int:  # noqa: ASYNC109 - a long poll's bound
+        """Wait until :attr:`version` is past ``version`` (at most ``timeout`` seconds); the version then."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: self._version > version), timeout)
+        return self._version
 
     # --- state seen by tests -------------------------------------------------------------------------------------
 
@@ -632,21 +656,97 @@ class SlackStandin:
         """Every view opened or pushed, by id (copies)."""
         return copy.deepcopy(self._views)
 
-    def new_trigger_id(self, *, view_id: str | None = None) -> str:
+    def new_trigger_id(self, *, view_id: str | None = None, user_id: str | None = None) -> str:
         """A fresh trigger id, issued now, as Slack puts in a slash command or interaction payload. ``view_id``:
-        the interaction happened inside that view (so ``views.push`` stacks on it)."""
+        the interaction happened inside that view (so ``views.push`` stacks on it); ``user_id``: the person who
+        acted, for whom a view opened with it is shown (:meth:`open_views`)."""
         trigger_id = make_trigger_id()
-        self._triggers[trigger_id] = _Trigger(issued_at=self._clock(), view_id=view_id)
+        self._triggers[trigger_id] = _Trigger(issued_at=self._clock(), view_id=view_id, user_id=user_id)
         return trigger_id
+
+    def open_views(self, user_id: str) -> list[JSONDict]:
+        """The modal stacks open for ``user_id`` (copies, root first), each as its list of views, bottom first;
+        a stack leaves when :meth:`close_view` closes its root."""
+        stacks = [ids for root, ids in self._stacks.items() if self._view_users.get(root) == user_id]
+        return [copy.deepcopy(self._views[i]) for ids in stacks for i in ids[-1:]]
+
+    def close_view(self, view_id: str, *, whole_stack: bool = False) -> None:
+        """The person closed ``view_id`` (or ``response_action: clear`` closed its stack): it leaves the stack."""
+        view = self._views.get(view_id)
+        if view is None:
+            return
+        stack = self._stacks.get(view["root_view_id"], [])
+        if whole_stack or stack[-1:] != [view_id] or len(stack) <= 1:
+            self._stacks.pop(view["root_view_id"], None)
+        else:
+            stack.pop()
+        self._version += 1
+
+    def answer_view(self, view_id: str, action: Mapping[str, Any]) -> list[str]:
+        """Apply an app's answer to a ``view_submission`` of ``view_id`` as Slack does: ``update`` replaces the view,
+        ``push`` stacks a new one, ``clear`` closes the stack; an empty answer closes the view (``errors`` leaves it
+        open: the caller shows them). Returns the problems Slack would refuse the answer for (nothing applied)."""
+        kind = action.get("response_action")
+        view = self._views.get(view_id)
+        if view is None:
+            return [f"no view {view_id}"]
+        if kind in ("update", "push"):
+            problems = view_problems(action.get("view"), pointer="/view")
+            if problems:
+                self.invalid.extend((f"response_action {kind}", p) for p in problems)
+                return problems
+            sent = dict(action["view"])
+            self._check_renderable(f"response_action {kind}", list(sent["blocks"]))
+            if kind == "update":
+                self._store_view(
+                    sent,
+                    view_id=view_id,
+                    root_view_id=view["root_view_id"],
+                    previous_view_id=view["previous_view_id"],
+                )
+            else:
+                stack = self._stacks.get(view["root_view_id"], [])
+                if len(stack) >= VIEW_STACK_MAX:
+                    return ["push_limit_reached"]
+                new_id = self._new_view_id()
+                self._store_view(sent, view_id=new_id, root_view_id=stack[0], previous_view_id=stack[-1])
+                stack.append(new_id)
+        elif kind == "clear":
+            self.close_view(view_id, whole_stack=True)
+        elif kind != "errors":
+            self.close_view(view_id)
+        self._version += 1
+        return []
+
+    async def touch(self) -> None:
+        """Wake whoever waits on :meth:`changed_since` (state changed outside a Web API call)."""
+        await self._notify()
+
+    def home(self, user_id: str) -> JSONDict | None:
+        """The home tab view published for ``user_id`` (a copy), or None."""
+        view_id = self._homes.get(user_id)
+        return copy.deepcopy(self._views[view_id]) if view_id is not None else None
+
+    def ephemerals_for(self, user_id: str, channel: str) -> list[JSONDict]:
+        """The ephemeral messages ``user_id`` was shown in ``channel``, oldest first (copies)."""
+        return [copy.deepcopy(e) for e in self.ephemerals if e.get("user") == user_id and e.get("channel") == channel]
 
     def age_trigger(self, trigger_id: str, seconds: float) -> None:
         """Pretend ``trigger_id`` was issued ``seconds`` earlier than it was (to test expiry without sleeping)."""
         self._triggers[trigger_id].issued_at -= seconds
 
-    def new_response_url(self) -> str:
-        """A response URL on this server; give it to a request builder's ``response_url``."""
+    def new_response_url(
+        self, *, channel: str | None = None, user_id: str | None = None, message_ts: str | None = None
+    ) -> str:
+        """A response URL on this server; give it to a request builder's ``response_url``. Given the ``channel``
+        and ``user_id`` of the interaction (and ``message_ts``, the message it came from), posts to it act as
+        Slack's do: shown to that user only (``ephemeral``, the default), posted to the channel (``in_channel``),
+        or replacing / deleting the original message (``replace_original``, ``delete_original``); without them a
+        post is only recorded."""
         hook_id = secrets.token_urlsafe(16)
-        self._response_urls[hook_id] = _ResponseUrl(issued_at=self._clock())
+        self._response_urls[hook_id] = _ResponseUrl(
+            issued_at=self._clock(), channel=channel, user_id=user_id, message_ts=message_ts
+        )
         return f"{self.base_url}/hooks/{hook_id}"
 
     # --- faults --------------------------------------------------------------------------------------------------
@@ -765,7 +865,12 @@ class SlackStandin:
             code = "only_one_table_allowed" if any("only one table" in p for p in problems) else "invalid_blocks"
             raise self._reject(method, problems, code, errors=problems)
         assert isinstance(blocks, list)
+        self._check_renderable(method, blocks)
         return blocks
+
+    def _check_renderable(self, method: str, blocks: list[Any]) -> None:
+        """Record the kinds the playground's page has no renderer for (Slack itself would show them)."""
+        self.unrendered.extend((method, kind) for kind in sorted(unrendered(blocks)))
 
     def _channel(self, args: JSONDict) -> str:
         channel = str(args.get("channel") or "")
@@ -887,7 +992,8 @@ class SlackStandin:
         channel = self._channel(args)
         ts = str(args.get("message_ts") or "")
         message = self._stored(channel, ts)
-        permalink = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        base = self.permalink_base or f"https://{self.team_domain}.slack.com"
+        permalink = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
         if message.get("thread_ts") not in (None, ts):
             permalink += f"?thread_ts={message['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": permalink}
@@ -913,6 +1019,7 @@ class SlackStandin:
         problems = view_problems(view)
         if problems:
             raise self._reject(method, problems, "invalid_arguments")
+        self._check_renderable(method, list(view["blocks"]))
         if len(json.dumps(view)) > VIEW_MAX_BYTES:
             raise self._reject(method, [f"view is larger than {VIEW_MAX_BYTES} bytes"], "view_too_large")
         assert isinstance(view, dict)
@@ -959,9 +1066,15 @@ class SlackStandin:
 
     def _views_open(self, args: JSONDict) -> JSONDict:
         sent = self._checked_view("views.open", args)
-        self._exchange_trigger("views.open", args)
+        if sent.get("type") != "modal":
+            raise self._reject(
+                "views.open", ["views.open takes a modal view [json-pointer:/view/type]"], "invalid_arguments"
+            )
+        trigger = self._exchange_trigger("views.open", args)
         view_id = self._new_view_id()
         self._stacks[view_id] = [view_id]
+        if trigger.user_id is not None:
+            self._view_users[view_id] = trigger.user_id
         return {
             "ok": True,
             "view": self._store_view(sent, view_id=view_id, root_view_id=view_id, previous_view_id=None),
@@ -1009,6 +1122,30 @@ class SlackStandin:
             previous_view_id=current["previous_view_id"],
         )
         return {"ok": True, "view": stored}
+
+    def _views_publish(self, args: JSONDict) -> JSONDict:
+        """``views.publish``: a ``home`` view for ``user_id``, replacing the one published before (whose ``hash``
+        must match when given: ``hash_conflict``)."""
+        user_id = str(args.get("user_id") or "")
+        if not user_id:
+            raise self._reject("views.publish", ["missing required field: user_id"], "invalid_arguments")
+        if user_id not in self.users and not re.fullmatch(r"[UW][A-Z0-9]{2,}", user_id):
+            raise SlackError("user_not_found")
+        sent = self._checked_view("views.publish", args)
+        if sent.get("type") != "home":
+            raise self._reject(
+                "views.publish", ["views.publish takes a home view [json-pointer:/view/type]"], "invalid_arguments"
+            )
+        previous = self._views.get(self._homes.get(user_id, ""))
+        given_hash = args.get("hash")
+        if given_hash and (previous is None or given_hash != previous["hash"]):
+            raise SlackError("hash_conflict")
+        view_id = previous["id"] if previous is not None else self._new_view_id()
+        self._homes[user_id] = view_id
+        return {
+            "ok": True,
+            "view": self._store_view(sent, view_id=view_id, root_view_id=view_id, previous_view_id=None),
+        }
 
     def _usergroups_users_list(self, args: JSONDict) -> JSONDict:
         group = str(args.get("usergroup") or "")
@@ -1082,9 +1219,46 @@ class SlackStandin:
                 if problems:
                     self.invalid.extend(("response_url", p) for p in problems)
                     status, text = 400, "invalid_blocks"
+                else:
+                    self._check_renderable("response_url", list(args["blocks"]))
+            if status == 200 and hook.channel is not None and hook.user_id is not None:
+                self.show_response(args, channel=hook.channel, user_id=hook.user_id, message_ts=hook.message_ts)
         self._calls.append(Call("response_url", args, self._clock(), None, {"ok": status == 200, "text": text}, status))
         await self._notify()
         return web.Response(status=status, text=text)
+
+    def show_response(
+        self, args: Mapping[str, Any], *, channel: str, user_id: str, message_ts: str | None = None
+    ) -> None:
+        """Show a response as Slack does for a response URL post or a slash command's acknowledgement body: to
+        ``user_id`` only (``ephemeral``, the default), in the channel (``in_channel``), or replacing / deleting the
+        message ``message_ts`` it came from. The caller has validated its blocks."""
+        args = dict(args)
+        original = self._messages.get(channel, {}).get(message_ts or "")
+        if args.get("delete_original") in (True, "true") and original is not None:
+            del self._messages[channel][original["ts"]]
+            return
+        if args.get("replace_original") in (True, "true") and original is not None:
+            original["text"] = str(args.get("text") or "")
+            if args.get("blocks"):
+                original["blocks"] = _with_ids(args["blocks"])
+            else:
+                original.pop("blocks", None)
+            original["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+            return
+        if args.get("response_type") == "in_channel":
+            with contextlib.suppress(SlackError):
+                self._chat_post_message({**args, "channel": channel})
+            return
+        self.ephemerals.append(
+            {
+                "channel": channel,
+                "user": user_id,
+                "message_ts": self._next_ts(),
+                "text": args.get("text"),
+                "blocks": args.get("blocks"),
+            }
+        )
 
     # --- Socket Mode ---------------------------------------------------------------------------------------------
 

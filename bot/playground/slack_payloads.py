@@ -1,4 +1,5 @@
-"""Requests as Slack sends them to an app: slash commands, block actions, view submissions, signed or for Socket Mode.
+"""Requests as Slack sends them to an app: slash commands, block actions, view submissions and Events API events
+(``app_home_opened``), signed or for Socket Mode.
 
 Two forms of every interaction:
 
@@ -7,9 +8,12 @@ Two forms of every interaction:
 * ``slash_command(...)``, ``block_action(...)``, ``view_submission(...)``, ``view_closed(...)`` return the raw
   ``application/x-www-form-urlencoded`` body Slack POSTs to the request URL: the slash command's fields as form
   fields, or ``payload=<json>`` for interactions. ``sign(body, secret)`` gives the headers Bolt verifies.
+* Events: ``app_home_opened_payload(...)`` returns the ``event_callback`` envelope (Socket Mode's ``events_api``
+  envelope carries the same dict); ``event_body(payload)`` is the JSON body Slack POSTs, with ``Content-Type:
+  application/json`` and the same v0 signature (``sign`` picks the content type from the body).
 
 Shapes follow Slack's documentation (docs.slack.dev: slash commands, ``block_actions`` / ``view_submission`` /
-``view_closed`` payloads, Socket Mode) and the payloads bolt-python's own tests feed to Bolt. Values are strings
+``view_closed`` payloads, the Events API's envelope and ``app_home_opened``, Socket Mode) and the payloads bolt-python's own tests feed to Bolt. Values are strings
 where Slack sends strings (a slash command's ``is_enterprise_install`` is ``"false"``).
 
 ``trigger_id``: a test that expects the app to open a modal must pass one issued by the stand-in
@@ -19,6 +23,7 @@ answers ``invalid_trigger_id``, as Slack would for a made-up trigger.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -50,6 +55,7 @@ DEFAULT_CHANNEL_NAME: Final = "vpn-ops"
 VERIFICATION_TOKEN: Final = "vErIfIcAtIoNtOkEnStAnDiN"
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+JSON_CONTENT_TYPE: Final = "application/json"
 SLACK_USER_AGENT: Final = "Slackbot 1.0 (+https://api.slack.com/robots)"
 # Bolt (SignatureVerifier) rejects requests whose timestamp is more than five minutes away from now.
 SIGNATURE_MAX_AGE: Final = 300
@@ -580,12 +586,92 @@ def view_closed(
     return interactive_body(view_closed_payload(view, user_id=user_id, user_name=user_name, is_cleared=is_cleared))
 
 
+# --- Events API --------------------------------------------------------------------------------------------------
+
+
+def make_event_id() -> str:
+    """An Events API ``event_id`` like Slack's (``Ev`` and 9 to 11 upper-case letters and digits)."""
+    return "Ev" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(10))
+
+
+def app_dm_channel(user_id: str) -> str:
+    """The id of the direct-message channel between the app and ``user_id`` (``D...``): the same for one person
+    every time, as Slack's is."""
+    return "D" + hashlib.sha256(f"{TEAM_ID}:{APP_ID}:{user_id}".encode()).hexdigest()[:10].upper()
+
+
+def _event_context(event_type: str, channel: str) -> str:
+    """An ``event_context`` like Slack's: an opaque ``<digit>-<base64>`` token apps only pass back (its content
+    here is made up; apps must not read it)."""
+    inner = _compact({"et": event_type, "tid": TEAM_ID, "aid": APP_ID, "cid": channel})
+    return "4-" + base64.urlsafe_b64encode(inner.encode()).decode().rstrip("=")
+
+
+def event_callback(event: Mapping[str, Any], *, event_id: str | None = None, event_time: int | None = None) -> JSONDict:
+    """The ``event_callback`` envelope Slack wraps every Events API event in, for an app installed as a bot in
+    ``TEAM_ID`` (one authorization: the bot user)."""
+    channel = str(event.get("channel") or "")
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "context_team_id": TEAM_ID,
+        "context_enterprise_id": None,
+        "api_app_id": APP_ID,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": event_id or make_event_id(),
+        "event_time": int(time.time()) if event_time is None else event_time,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": _event_context(str(event.get("type", "")), channel),
+    }
+
+
+def app_home_opened_payload(
+    user_id: str = DEFAULT_USER_ID,
+    *,
+    tab: str = "home",
+    view: Mapping[str, Any] | None = None,
+    channel_id: str | None = None,
+    event_ts: str | None = None,
+    event_id: str | None = None,
+    event_time: int | None = None,
+) -> JSONDict:
+    """``app_home_opened`` in its envelope, as Slack sends it each time ``user_id`` opens the app's Home tab
+    (``tab="home"``) or Messages tab (``"messages"``). ``view``: the Home tab's view as Slack stores it
+    (``SlackStandin.home(user_id)``), which Slack includes once one was published; ``channel_id``: the app's
+    direct-message channel with the person (:func:`app_dm_channel` by default)."""
+    event: JSONDict = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": channel_id or app_dm_channel(user_id),
+        "tab": tab,
+        "event_ts": event_ts or make_action_ts(),
+    }
+    if view is not None:
+        event["view"] = copy.deepcopy(dict(view))
+    return event_callback(event, event_id=event_id, event_time=event_time)
+
+
 # --- bodies and signatures ---------------------------------------------------------------------------------------
 
 
 def interactive_body(payload: Mapping[str, Any]) -> bytes:
     """``payload=<url-encoded JSON>``: how Slack POSTs every interaction to the request URL."""
     return urlencode({"payload": _compact(payload)}).encode()
+
+
+def event_body(payload: Mapping[str, Any]) -> bytes:
+    """The JSON body (``Content-Type: application/json``) in which Slack POSTs an Events API envelope."""
+    return _compact(payload).encode()
 
 
 def decode_body(body: bytes) -> JSONDict:
@@ -597,13 +683,21 @@ def decode_body(body: bytes) -> JSONDict:
     return dict(fields)
 
 
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
-    """The headers of a request Slack signed with ``secret`` (now, unless ``timestamp`` is given)."""
+def content_type_of(body: bytes) -> str:
+    """The ``Content-Type`` Slack sends ``body`` with: JSON for an Events API body (a JSON object), the form
+    type for everything else (slash commands and interactions)."""
+    return JSON_CONTENT_TYPE if body.lstrip()[:1] == b"{" else FORM_CONTENT_TYPE
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None, *, content_type: str | None = None) -> dict[str, str]:
+    """The headers of a request Slack signed with ``secret`` (now, unless ``timestamp`` is given). The v0 signature
+    is the same for every kind of body; ``content_type`` defaults to the one Slack sends ``body`` with
+    (:func:`content_type_of`)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     assert signature is not None
     return {
-        "Content-Type": FORM_CONTENT_TYPE,
+        "Content-Type": content_type or content_type_of(body),
         "User-Agent": SLACK_USER_AGENT,
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": signature,
@@ -629,8 +723,9 @@ async def post_signed(
     client: httpx.AsyncClient | None = None,
     timeout: float = 5.0,  # noqa: ASYNC109 - passed to httpx
 ) -> httpx.Response:
-    """POST ``body`` to the app's request URL as Slack does: signed now, unless ``headers`` are given (use
-    ``sign_bad_signature`` / ``sign_stale`` for the failure cases)."""
+    """POST ``body`` to the app's request URL as Slack does: signed now, with the content type Slack sends such a
+    body with (JSON for an event), unless ``headers`` are given (use ``sign_bad_signature`` / ``sign_stale`` for
+    the failure cases)."""
     sent_headers = dict(headers) if headers is not None else sign(body, secret)
     if client is not None:
         return await client.post(url, content=body, headers=sent_headers, timeout=timeout)

@@ -1,0 +1,127 @@
+"""``vpnbot playground``: the simulator, the bot as ``vpnbot serve`` runs it, the Slack stand-in and the page.
+
+Nothing in the bot knows it is in a playground: it is started by :func:`bot.slack.runner.running_bot` in HTTP mode,
+with a Slack API URL (the stand-in), a signing secret (random, per run), cloud credentials and an endpoint (the
+simulator's demo account), as ``serve`` would be with a real workspace and account. Every other ``VPNBOT_*``
+setting of the environment applies (``VPNBOT_CRYPTO_POLICY``, ``VPNBOT_WATCH``...), but the state file is a fresh
+temporary one: the simulator's world starts anew on every run, and requests left by an earlier run would point at
+cards and tasks that no longer exist. A ``.env`` file is not read (its Slack tokens are a real workspace's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+from bot.config import ConfigError, Settings
+from bot.playground.server import Connection, PageServer
+from bot.playground.slack_api import SlackStandin
+from bot.playground.workspace import APPROVERS, CHANNEL_ID, GROUP_ID, GROUP_MEMBER, Workspace, standin_people
+from bot.sim import SimServer, SimState, World, load_world
+from bot.slack.runner import running_bot
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class RunningPlayground:
+    url: str
+    workspace: Workspace
+    sim: SimServer
+    settings: Settings
+
+
+def playground_settings(
+    slack: SlackStandin, sim: SimServer, world: World, state_path: Path, signing_secret: str
+) -> Settings:
+    """The bot's settings: the environment's, with Slack, the cloud and the state file the playground's own."""
+    probe = Settings(_env_file=None)
+    if not world.credentials:
+        raise ConfigError("VPNBOT_SIM_WORLD: the world has no credentials")
+    world_secret_id, world_secret_key = next(iter(world.credentials.items()))
+    endpoint = sim.v3_url if probe.vpnbot_cloud_api == "v3" else sim.url
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": signing_secret,
+        "slack_app_token": None,
+        "slack_api_url": slack.api_url,
+        "tencentcloud_secret_id": world_secret_id,
+        "tencentcloud_secret_key": world_secret_key,
+        "vpnbot_cloud_endpoint": endpoint,
+        "vpnbot_approvers": APPROVERS,
+        "vpnbot_approval_channel": CHANNEL_ID,
+        "vpnbot_state_path": state_path,
+        "vpnbot_store_key": None,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@asynccontextmanager
+async def running_playground(port: int, *, host: str = HOST) -> AsyncIterator[RunningPlayground]:
+    """Everything up and serving for the life of the block; ``port`` 0 picks a free one."""
+    probe = Settings(_env_file=None)
+    try:
+        world = load_world(probe.vpnbot_sim_world)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"VPNBOT_SIM_WORLD: cannot load {probe.vpnbot_sim_world}: {error}") from None
+    if probe.vpnbot_sim_task_seconds is not None:
+        world = world.model_copy(update={"task_seconds": probe.vpnbot_sim_task_seconds})
+    async with AsyncExitStack() as stack:
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vpnbot-playground-")))
+        sim = await stack.enter_async_context(SimServer(SimState(world)))
+        slack = await stack.enter_async_context(
+            SlackStandin(usergroups={GROUP_ID: [GROUP_MEMBER.id]}, users=standin_people())
+        )
+        signing_secret = secrets.token_hex(16)
+        settings = playground_settings(slack, sim, world, directory / "state.sqlite", signing_secret)
+        bot = await stack.enter_async_context(running_bot(settings, sim=False, port=0, host=HOST))
+        assert bot.url is not None  # HTTP mode: no app token
+        http = await stack.enter_async_context(httpx.AsyncClient())
+        workspace = Workspace(slack, bot.url, signing_secret, http)
+        connections = tuple(
+            Connection(str(c["unVpnConnId"]), str(c.get("vpnConnName", ""))) for c in sim.state.connections()
+        )
+        page = PageServer(workspace, sim.base_url, connections, http)
+        bound: set[str] = set()
+        runner = web.AppRunner(page.application(lambda: bound), access_log=None, handle_signals=False)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        sock = _bind(host, port)
+        actual = int(sock.getsockname()[1])
+        bound |= {f"{host}:{actual}", f"localhost:{actual}"}
+        await web.SockSite(runner, sock).start()
+        url = f"http://{host}:{actual}/"
+        slack.permalink_base = url.rstrip("/")
+        yield RunningPlayground(url, workspace, sim, settings)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+async def run_playground(port: int, *, out: Callable[[str], None] = lambda line: print(line, flush=True)) -> int:
+    """Serve the playground until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_playground(port) as playground:
+        api = f"API {playground.settings.vpnbot_cloud_api[1]}.0"
+        out(f"vpnbot playground: open {playground.url} (the bot, a local Slack and the simulator, {api}; Ctrl-C stops)")
+        await stop.wait()
+    out("vpnbot playground stopped")
+    return 0
