@@ -148,7 +148,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def end_headers(self) -> None:
@@ -175,11 +175,12 @@ def serve_static(path: str | Path) -> Iterator[str]:
 @contextlib.contextmanager
 def serve_app(app: web.Application) -> Iterator[str]:
     """An aiohttp application on a free loopback port, run by its own event loop in a background thread (so a sync
-    Playwright test can use it); yields the base URL and cleans the application up on exit."""
+    Playwright test can use it); yields the base URL and cleans the application up on exit (a handler still
+    running, such as an event stream, gets 2 seconds: end it from the app's ``on_shutdown``)."""
     from aiohttp import web
 
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

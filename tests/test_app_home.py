@@ -434,3 +434,23 @@ async def test_a_change_republishes_the_tabs_of_recent_openers_it_concerns_once(
         assert sorted(published[:2]) == [APPROVER, STRANGER]
         assert published[2:] == [APPROVER]  # the stranger's tab is not theirs to refresh
         assert homes.recent_openers() == [APPROVER, STRANGER]
+
+
+async def test_an_open_home_tab_follows_the_card_without_being_opened_again(tmp_path: Path) -> None:
+    """The bot's notifier tells the Home tabs when a card changes: the approver's tab, opened while the card waited,
+    is republished once the change is decided and done, with no second ``app_home_opened``."""
+    async with harness(tmp_path) as h:
+        card = await h.propose({"vpnConnName": "office-renamed"})
+        (item,) = items_under(await open_home(h, APPROVER), WAITING)
+        assert request_id_of(card) in item
+        events_before = len(h.responses)
+        response = await h.click("approve_change", card, APPROVER)
+        assert response.status_code == 200
+        await h.wait_thread_text(card, "Verified: every proposed value is live")
+
+        def settled() -> bool:
+            home = h.slack.home(APPROVER)
+            return home is not None and items_under(home, WAITING) == [EMPTY_WAITING]
+
+        await h.slack.wait_until(settled, timeout=WAIT, what="the approver's tab republished")
+        assert len(h.responses) == events_before + 1, "only the click was sent: no app_home_opened again"

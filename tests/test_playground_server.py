@@ -22,7 +22,9 @@ WAIT = 15.0
 
 
 @pytest.fixture(params=["v2", "v3"])
-async def playground(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningPlayground]:
+async def playground(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[RunningPlayground]:
     monkeypatch.setenv("VPNBOT_CLOUD_API", request.param)
     monkeypatch.setenv("VPNBOT_SIM_TASK_SECONDS", "0.3")
     monkeypatch.setenv("VPNBOT_TASK_POLL_INITIAL", "0.05s")

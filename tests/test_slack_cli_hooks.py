@@ -59,10 +59,10 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def shell_argv(command: str, *flags: str) -> list[str]:
+def shell_argv(command: str, *flags: str, shell: str = SHELL) -> list[str]:
     """The process the CLI starts for a hook: the command split on whitespace, the flags after it, one line for
     the shell."""
-    return [SHELL, "-c", " ".join([*command.split(), *flags])]
+    return [shell, "-c", " ".join([*command.split(), *flags])]
 
 
 def boundary_flags() -> tuple[str, list[str]]:
@@ -142,9 +142,11 @@ def test_get_hooks_answers_the_interface(project: Path, protocol: str) -> None:
     for path in config["watch"]["app"]["paths"]:
         assert (ROOT / path).is_dir(), path
     assert re.search(config["watch"]["app"]["filter-regex"], "bot/slack/app.py")
+    # start becomes the bot (exec): the CLI signals the shell's pid, and dash would fork and keep the signal.
+    assert answer["hooks"]["start"].startswith("exec ")
     for name, command in answer["hooks"].items():
         # The same interpreter that ran get-hooks, whatever python3 the shell would find later.
-        words = shlex.split(command)
+        words = shlex.split(command.removeprefix("exec "))
         assert Path(words[0]).resolve() == Path(sys.executable).resolve(), (name, command)
         assert words[1:3] == ["-m", "bot.slack.cli_hooks"]
 
@@ -218,22 +220,33 @@ def test_doctor_reports_the_runtime(project: Path) -> None:
 # --- start -------------------------------------------------------------------------------------------------------
 
 
-async def _start(project: Path, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def _start(project: Path, env: dict[str, str], log: Path, shell: str = SHELL) -> asyncio.subprocess.Process:
     command = sdk_config(project)["hooks"]["start"]
     # stderr to a file, not a pipe: a pipe nobody reads until the end stalls a bot that logs more than it holds.
     with log.open("wb") as log_file:
         return await asyncio.create_subprocess_exec(
-            *shell_argv(command), stdout=PIPE, stderr=log_file, env=env, cwd=project
+            *shell_argv(command, shell=shell), stdout=PIPE, stderr=log_file, env=env, cwd=project
         )
 
 
 async def _ready_line(process: asyncio.subprocess.Process, log: Path) -> str:
     assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-    assert READY.search(line), (line, log.read_text())
+    if not READY.search(line):
+        raise AssertionError(f"{line!r} instead of the ready line; log:\n{await asyncio.to_thread(log.read_text)}")
     return line
 
 
+def state_files_in(directory: Path) -> list[str]:
+    return [path.name for path in directory.glob("vpnbot-state*")]
+
+
+# Shells the CLI may pick ($SHELL, else sh): dash forks a command where bash becomes it, and the CLI signals the
+# shell's pid.
+SHELLS = [shell for shell in ("sh", "bash") if shutil.which(shell)]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize(
     ("tokens", "signum"),
     [
@@ -243,7 +256,7 @@ async def _ready_line(process: asyncio.subprocess.Process, log: Path) -> str:
     ids=["SLACK_APP_TOKEN-SIGTERM", "SLACK_CLI_XAPP-SIGINT"],
 )
 async def test_slack_run_starts_the_bot_in_socket_mode_on_the_simulator(
-    project: Path, tmp_path: Path, tokens: tuple[str, str], signum: int
+    project: Path, tmp_path: Path, tokens: tuple[str, str], signum: int, shell: str
 ) -> None:
     async with SlackStandin() as slack:
         app_var, bot_var = tokens
@@ -253,7 +266,7 @@ async def test_slack_run_starts_the_bot_in_socket_mode_on_the_simulator(
             VPNBOT_STATE_PATH=str(tmp_path / "state.sqlite"),
         )
         log = tmp_path / "start.log"
-        process = await _start(project, env, log)
+        process = await _start(project, env, log, shell)
         try:
             line = await _ready_line(process, log)
             assert "the embedded simulator" in line
@@ -284,7 +297,7 @@ async def test_slack_run_starts_the_bot_in_socket_mode_on_the_simulator(
     for token in (slack.app_token, slack.bot_token):
         assert token not in line + rest + logged
     assert (tmp_path / "state.sqlite").exists()  # VPNBOT_STATE_PATH, not the project's directory
-    assert not list(project.glob("vpnbot-state*"))
+    assert state_files_in(project) == []
 
 
 async def test_a_cloud_account_in_dot_env_is_used_instead_of_the_simulator(project: Path, tmp_path: Path) -> None:

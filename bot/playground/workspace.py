@@ -85,7 +85,7 @@ class Workspace:
     http: httpx.AsyncClient
 
     def __post_init__(self) -> None:
-        self.modal_errors: dict[str, dict[str, str]] = {}  # view id -> block id -> message
+        self.modal_errors: dict[str, tuple[str, dict[str, str]]] = {}  # view id -> (its hash, block id -> message)
 
     async def command(self, user_id: str, line: str) -> JSONDict:
         """``/vpn ...`` typed by ``user_id`` in the channel; what Slack's client would show when it fails."""
@@ -175,7 +175,7 @@ class Workspace:
         answer = _json_or_none(response) or {}
         if answer.get("response_action") == "errors":
             errors = answer.get("errors")
-            self.modal_errors[view_id] = {str(k): str(v) for k, v in (errors or {}).items()}
+            self.modal_errors[view_id] = (view["hash"], {str(k): str(v) for k, v in (errors or {}).items()})
         else:
             self.modal_errors.pop(view_id, None)
         problems = self.slack.answer_view(view_id, answer)
@@ -183,7 +183,7 @@ class Workspace:
         if problems:
             return {"ok": False, "closed": False, "error": "Slack refused vpnbot's answer: " + "; ".join(problems)}
         closed = view_id not in {v["id"] for v in self.slack.open_views(who.id)}
-        return {"ok": True, "closed": closed, "errors": self.modal_errors.get(view_id, {})}
+        return {"ok": True, "closed": closed, "errors": self._errors_of(view_id)}
 
     async def close(self, user_id: str, view_id: str) -> JSONDict:
         """The person closed the modal: ``view_closed`` when the view asked for it, and it leaves the screen."""
@@ -229,11 +229,19 @@ class Workspace:
                 for e in self.slack.ephemerals_for(who.id, CHANNEL_ID)
             ],
             "modal": modal,
-            "modal_errors": self.modal_errors.get(modal["id"], {}) if modal else {},
+            "modal_errors": self._errors_of(modal["id"]) if modal else {},
             "home": self.slack.home(who.id),
         }
 
     # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _errors_of(self, view_id: str) -> dict[str, str]:
+        """The errors the bot last answered for ``view_id``, while the view is the one they were given for."""
+        given = self.modal_errors.get(view_id)
+        if given is None:
+            return {}
+        current = self.slack.views.get(view_id)
+        return dict(given[1]) if current is not None and current["hash"] == given[0] else {}
 
     async def _post(self, body: bytes, *, json_body: bool = False) -> httpx.Response | None:
         """POST ``body`` signed to the bot; None when it did not answer within Slack's 3 seconds."""

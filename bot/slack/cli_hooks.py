@@ -79,10 +79,14 @@ def hooks_payload(python: str | None = None) -> dict[str, Any]:
     spaces survives the CLI's ``sh -c``), the protocols in order of preference, and what ``slack run`` watches:
     the bot's code (the CLI restarts ``start``) and ``manifest.yml`` (the CLI reinstalls the app)."""
     run = f"{shlex.quote(python or sys.executable)} -m {MODULE}"
+    # The CLI signals the shell's pid to stop ``start``; dash (``sh`` on Debian) forks the command instead of
+    # becoming it, so the bot would never hear the signal and the CLI would kill the shell and leave it running.
+    # PowerShell has no ``exec`` (and needs none: the CLI then kills the whole process).
+    become = ""
     return {
         "hooks": {
             "get-manifest": f"{run} get-manifest",
-            "start": f"{run} start",
+            "start": f"{become}{run} start",
             "doctor": f"{run} doctor",
         },
         "config": {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -43,6 +44,13 @@ class SlackNotifier:
         self.background = background
         self.crypto_policy = crypto_policy
         self.drawing: set[str] = set()
+        self.card_listeners: list[Callable[[ChangeRequest], None]] = []
+        """Told (synchronously, so they must only schedule work) after a card changed or its end was shown:
+        the Home tabs that list it are republished."""
+
+    def _tell_listeners(self, request: ChangeRequest) -> None:
+        for listener in self.card_listeners:
+            listener(request)
 
     async def record(self, request: ChangeRequest) -> SlackRecord:
         """The request's record (empty for a request of another front, or one not stored)."""
@@ -69,6 +77,7 @@ class SlackNotifier:
         status_line = words.note_words(note)[1] if note is not None else None
         blocked = request.blocked_by(self.crypto_policy)
         await cards.update_card(self.client, request, await self.record(request), status_line, blocked=blocked)
+        self._tell_listeners(request)
 
     async def progress(self, request: ChangeRequest, progress: Progress) -> None:
         if progress.step is Step.SENT:
@@ -102,6 +111,7 @@ class SlackNotifier:
                 await self._shown(request, record)
                 return
             await cards.update_card(self.client, request, record)
+            self._tell_listeners(request)
             if record.progress_ts:
                 text = words.running_text(request, words.end_words(request), None)
                 await cards.thread_update(self.client, record, record.progress_ts, text)

@@ -45,6 +45,7 @@
     dismissed: new Set(), // user + ephemeral message_ts hidden locally
     system: [], // local lines: {ts, text, kind}
     modal: null, // {id, hash, inputs, errorsKey}
+    closedView: null, // the id of the view the person just closed: a state fetched before that must not reopen it
     home: null, // {id, hash}
     peerTimer: null,
     posts: [], // render-test mode: what would have been POSTed
@@ -124,9 +125,12 @@
     } catch {
       return null;
     }
-    if (url.origin !== location.origin) return null;
-    const m = /^\/archives\/[^/]+\/p(\d+)(\d{6})$/.exec(url.pathname);
-    return m ? `${m[1]}.${m[2]}` : null;
+    const slack = /^[a-z0-9-]+\.slack\.com$/i.test(url.hostname); // the stand-in's permalinks, as Slack's look
+    if (url.origin !== location.origin && !slack) return null;
+    const m = /^\/archives\/([^/]+)\/p(\d+)(\d{6})$/.exec(url.pathname);
+    if (!m) return null;
+    const channel = app.state && app.state.channel ? app.state.channel.id : null;
+    return !slack || m[1] === channel ? `${m[2]}.${m[3]}` : null;
   }
 
   // --- emoji (drawn with CSS and common glyphs, so they look the same without an emoji font) ---------------------
@@ -242,6 +246,7 @@
   }
 
   const pad = (n) => String(n).padStart(2, "0");
+  const spaced = (text) => text.replace(/[\u202f\u00a0]/g, " "); // ICU's narrow spaces, as Slack shows them
   const DATE_TOKENS = {
     date_num: (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`,
     date: (d) => longDate(d, false),
@@ -250,9 +255,9 @@
     date_pretty: (d) => pretty(d, DATE_TOKENS.date(d)),
     date_short_pretty: (d) => pretty(d, DATE_TOKENS.date_short(d)),
     date_long_pretty: (d) => pretty(d, DATE_TOKENS.date_long(d)),
-    time: (d) => new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(d),
+    time: (d) => spaced(new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(d)),
     time_secs: (d) =>
-      new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" }).format(d),
+      spaced(new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" }).format(d)),
     ago: (d) => ago(d),
   };
 
@@ -1089,15 +1094,9 @@
 
   function connectEvents() {
     const events = new EventSource("/api/events");
-    events.addEventListener("changed", (event) => {
-      let version = null;
-      try {
-        version = JSON.parse(event.data).version;
-      } catch {
-        version = null;
-      }
-      if (version === null || !app.state || version !== app.state.version) requestState();
-    });
+    // Every event re-fetches (its version is not compared: a change may be one the version does not count);
+    // requestState() keeps a burst to one fetch in flight and one queued.
+    events.addEventListener("changed", () => requestState());
     events.addEventListener("open", () => {
       setStatus("");
       requestState();
@@ -1208,7 +1207,7 @@
   }
 
   function botAvatar() {
-    return h("span", { class: "pg-avatar pg-avatar-bot", "aria-hidden": "true" }, h("span", { class: "pg-bot-glyph" }, "⛨"));
+    return h("span", { class: "pg-avatar pg-avatar-bot", "aria-hidden": "true" }, h("span", { class: "pg-bot-glyph" }, "V"));
   }
 
   function showChannel(state) {
@@ -1297,7 +1296,7 @@
   }
 
   function botAvatarMini() {
-    return h("span", { class: "pg-avatar pg-avatar-bot pg-avatar-mini", "aria-hidden": "true" }, "⛨");
+    return h("span", { class: "pg-avatar pg-avatar-bot pg-avatar-mini", "aria-hidden": "true" }, "V");
   }
 
   function systemNode(line) {
@@ -1313,27 +1312,22 @@
     return node;
   }
 
-  /** Keep the nodes whose item did not change; replace the others; put all in the items' order. */
+  /** Keep the nodes whose item did not change; render the others; put all in the items' order. */
   function syncList(container, items) {
     const old = container.pgNodes || new Map();
     const next = new Map();
+    const nodes = items.map((item) => {
+      const entry = old.get(item.key);
+      const node = entry && entry.sig === item.sig ? entry.node : item.render();
+      next.set(item.key, { sig: item.sig, node });
+      return node;
+    });
+    const wanted = new Set(nodes);
+    for (const child of [...container.childNodes]) if (!wanted.has(child)) child.remove();
     let cursor = container.firstChild;
-    for (const item of items) {
-      let entry = old.get(item.key);
-      if (!entry || entry.sig !== item.sig) {
-        const node = item.render();
-        if (entry) entry.node.replaceWith(node);
-        entry = { sig: item.sig, node };
-      }
-      next.set(item.key, entry);
-      if (entry.node !== cursor) container.insertBefore(entry.node, cursor);
-      else cursor = cursor.nextSibling;
-    }
-    for (const [key, entry] of old) if (!next.has(key)) entry.node.remove();
-    while (cursor) {
-      const after = cursor.nextSibling;
-      if (![...next.values()].some((e) => e.node === cursor)) cursor.remove();
-      cursor = after;
+    for (const node of nodes) {
+      if (node === cursor) cursor = cursor.nextSibling;
+      else container.insertBefore(node, cursor);
     }
     container.pgNodes = next;
   }
@@ -1527,7 +1521,8 @@
 
   function showModal(state) {
     const view = state.modal;
-    if (!view || typeof view !== "object") {
+    if (!view || typeof view !== "object" || view.id === app.closedView) {
+      if (!view || typeof view !== "object") app.closedView = null;
       resetModal();
       return;
     }
@@ -1661,14 +1656,25 @@
     submit.disabled = false;
     if (!answer.ok) modalAlert(`Submitting did not work: ${answer.error || "unknown error"}`);
     else if (answer.errors && Object.keys(answer.errors).length) showModalErrors(answer.errors);
+    else if (answer.closed) {
+      app.closedView = modal.id;
+      resetModal();
+    }
     requestState();
   }
 
   function closeModal() {
     const modal = app.modal;
     if (!modal) return;
-    resetModal(); // at once, as Slack does; a modal the server still holds comes back with the next state
-    post("/api/close", { user: app.user, view_id: modal.id }).then(requestState);
+    app.closedView = modal.id;
+    resetModal(); // at once, as Slack does
+    post("/api/close", { user: app.user, view_id: modal.id }).then((answer) => {
+      if (!answer.ok) {
+        app.closedView = null;
+        systemLine(`Closing the modal did not reach vpnbot: ${answer.error || "unknown error"}`, "error");
+      }
+      requestState();
+    });
   }
 
   // --- confirm dialogs ---------------------------------------------------------------------------------------------
@@ -1753,7 +1759,7 @@
       hideSuggestions();
       return;
     }
-    const matches = COMMANDS.filter(([command]) => command.startsWith(text) || text.startsWith(command.trim()) && text.length <= command.length);
+    const matches = COMMANDS.filter(([command]) => command.startsWith(text));
     if (!matches.length) {
       hideSuggestions();
       return;
@@ -1824,7 +1830,9 @@
     try {
       showPeer(await getJson(`/api/peer/${encodeURIComponent(id)}`), id);
     } catch (error) {
-      peerError(error.message);
+      if ($("peer-conn").value === id) {
+        $("peer-state").replaceChildren(h("div", { class: "pg-peer-note" }, `Could not read the peer: ${error.message}`));
+      }
     }
   }
 
@@ -2020,6 +2028,7 @@
       document.body.classList.add("pg-render-test");
       return;
     }
+    if (app.user) setUser(app.user); // one kept in localStorage shows in the URL too
     setStatus("Connecting to the playground…");
     requestState();
     connectEvents();

@@ -24,6 +24,7 @@ __all__ = ["register"]
 def register(app: AsyncApp, ctx: BotContext) -> None:
     """Every listener on ``app``, with ``ctx`` (and the bot's Home tabs) handed to each through Bolt's context."""
     homes = events.HomeTabs(ctx)
+    ctx.notifier.card_listeners.append(homes.changed)
 
     async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # Bolt passes by name
         context[CONTEXT_KEY] = ctx
