@@ -185,3 +185,16 @@ async def test_a_permalink_opens_the_page_at_its_message(api: httpx.AsyncClient)
     response = await api.get(f"/archives/{CHANNEL_ID}/p1700000000000100", params={"user": APPROVER.id})
     assert response.status_code == 302
     assert response.headers["location"] == f"/?user={APPROVER.id}#msg-1700000000.000100"
+
+
+async def test_an_open_event_stream_does_not_hold_up_the_stop() -> None:
+    """Ctrl-C with the page open: the server's shutdown ends the page's event stream at once (it used to wait
+    for aiohttp's 60-second shutdown timeout, and the playground did not stop)."""
+    loop = asyncio.get_running_loop()
+    async with running_playground(0) as running, httpx.AsyncClient(base_url=running.url, timeout=WAIT) as client:
+        stream = client.stream("GET", "/api/events")
+        response = await stream.__aenter__()
+        assert (await anext(response.aiter_lines())) == "event: changed"
+        stopping = loop.time()
+    assert loop.time() - stopping < 5.0
+    await stream.__aexit__(None, None, None)

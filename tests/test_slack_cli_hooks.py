@@ -12,6 +12,7 @@ SIGTERM. Every process gets an explicit environment without the developer's ``SL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -223,10 +224,25 @@ def test_doctor_reports_the_runtime(project: Path) -> None:
 async def _start(project: Path, env: dict[str, str], log: Path, shell: str = SHELL) -> asyncio.subprocess.Process:
     command = sdk_config(project)["hooks"]["start"]
     # stderr to a file, not a pipe: a pipe nobody reads until the end stalls a bot that logs more than it holds.
+    # A session of its own, so that _kill can end whatever the shell started, even a bot the shell forked.
     with log.open("wb") as log_file:
         return await asyncio.create_subprocess_exec(
-            *shell_argv(command, shell=shell), stdout=PIPE, stderr=log_file, env=env, cwd=project
+            *shell_argv(command, shell=shell),
+            stdout=PIPE,
+            stderr=log_file,
+            env=env,
+            cwd=project,
+            start_new_session=True,
         )
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL what is left of the process group _start made, and reap the shell: a shell that died of a signal
+    may leave the bot it forked running. (While the group has a member, its id cannot be given to another
+    process, so the signal reaches only what the test started.)"""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()
 
 
 async def _ready_line(process: asyncio.subprocess.Process, log: Path) -> str:
@@ -287,9 +303,7 @@ async def test_slack_run_starts_the_bot_in_socket_mode_on_the_simulator(
             rest = (await process.stdout.read()).decode()
             await slack.wait_for_disconnect(timeout=5)
         finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await _kill(process)
     assert "vpnbot stopped" in rest
     logged = log.read_text()
     assert len(SIMULATOR_NOTE.findall(logged)) == 1, logged
@@ -325,9 +339,7 @@ async def test_a_cloud_account_in_dot_env_is_used_instead_of_the_simulator(proje
             process.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(process.wait(), 15) == 0, log.read_text()
         finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await _kill(process)
     logged = log.read_text()
     assert not SIMULATOR_NOTE.search(logged), logged
     assert "dotenvsecretkey" not in line + logged

@@ -83,6 +83,11 @@ async def running_playground(port: int, *, host: str = HOST) -> AsyncIterator[Ru
         slack = await stack.enter_async_context(
             SlackStandin(usergroups={GROUP_ID: [GROUP_MEMBER.id]}, users=standin_people())
         )
+        sock = _bind(host, port)  # first: the page's address is the workspace's, which the bot reads at start
+        stack.callback(sock.close)
+        actual = int(sock.getsockname()[1])
+        url = f"http://{host}:{actual}/"
+        slack.workspace_url = url
         signing_secret = secrets.token_hex(16)
         settings = playground_settings(slack, sim, world, directory / "state.sqlite", signing_secret)
         bot = await stack.enter_async_context(running_bot(settings, sim=False, port=0, host=HOST))
@@ -93,16 +98,11 @@ async def running_playground(port: int, *, host: str = HOST) -> AsyncIterator[Ru
             Connection(str(c["unVpnConnId"]), str(c.get("vpnConnName", ""))) for c in sim.state.connections()
         )
         page = PageServer(workspace, sim.base_url, connections, http)
-        bound: set[str] = set()
-        runner = web.AppRunner(page.application(lambda: bound), access_log=None, handle_signals=False)
+        allowed = {f"{host}:{actual}", f"localhost:{actual}"}
+        runner = web.AppRunner(page.application(lambda: allowed), access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        sock = _bind(host, port)
-        actual = int(sock.getsockname()[1])
-        bound |= {f"{host}:{actual}", f"localhost:{actual}"}
         await web.SockSite(runner, sock).start()
-        url = f"http://{host}:{actual}/"
-        slack.permalink_base = url.rstrip("/")
         yield RunningPlayground(url, workspace, sim, settings)
 
 

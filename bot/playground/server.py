@@ -30,6 +30,7 @@ PAGE_FILES: Final = {
     "/playground.css": ("playground.css", "text/css"),
 }
 EVENT_KEEPALIVE_SECONDS: Final = 15.0
+EVENT_CHECK_SECONDS: Final = 0.5  # how soon an event stream notices the server is stopping
 MAX_BODY_BYTES: Final = 256 * 1024
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'",
@@ -58,10 +59,14 @@ class PageServer:
     connections: tuple[Connection, ...]
     http: httpx.AsyncClient
 
+    def __post_init__(self) -> None:
+        self._stopping = asyncio.Event()
+
     def application(self, allowed_hosts: Callable[[], set[str]]) -> web.Application:
         """The aiohttp application; ``allowed_hosts()`` gives the ``Host`` values it answers (known once bound)."""
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_guard(allowed_hosts)])
         app.on_response_prepare.append(_secure)
+        app.on_shutdown.append(self._stop_streams)
         for path in PAGE_FILES:
             app.router.add_get(path, self.page_file)
         app.router.add_get("/archives/{channel}/{ts}", self.permalink)
@@ -107,17 +112,25 @@ class PageServer:
         slack = self.workspace.slack
         seen = slack.version
         await response.write(f"event: changed\ndata: {json.dumps({'version': seen})}\n\n".encode())
+        quiet = 0.0
         try:
-            while True:
-                now = await slack.changed_since(seen, EVENT_KEEPALIVE_SECONDS)
-                if now == seen:
-                    await response.write(b": keep-alive\n\n")
+            while not self._stopping.is_set():
+                now = await slack.changed_since(seen, EVENT_CHECK_SECONDS)
+                if now != seen:
+                    seen, quiet = now, 0.0
+                    await response.write(f"event: changed\ndata: {json.dumps({'version': now})}\n\n".encode())
                     continue
-                seen = now
-                await response.write(f"event: changed\ndata: {json.dumps({'version': now})}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
+                quiet += EVENT_CHECK_SECONDS
+                if quiet >= EVENT_KEEPALIVE_SECONDS:
+                    quiet = 0.0
+                    await response.write(b": keep-alive\n\n")
+        except ConnectionResetError:
             pass
         return response
+
+    async def _stop_streams(self, app: web.Application) -> None:
+        """Stopping: the event streams end now, not when the server's shutdown timeout would cancel them."""
+        self._stopping.set()
 
     async def command(self, request: web.Request) -> web.Response:
         body = await _json_body(request)

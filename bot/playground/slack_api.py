@@ -437,7 +437,8 @@ class SlackStandin:
         self.team_id, self.team_domain, self.app_id = team_id, team_domain, app_id
         self.bot_user_id, self.bot_id, self.bot_name = bot_user_id, bot_id, bot_name
         self._clock = clock
-        self.permalink_base: str | None = None  # where permalinks point (None: the workspace on slack.com)
+        self.workspace_url: str | None = None
+        """The workspace's address, as ``auth.test`` answers it and permalinks start (None: on slack.com)."""
 
         # records
         self._calls: list[Call] = []
@@ -884,6 +885,9 @@ class SlackStandin:
             raise SlackError("message_not_found")
         return message
 
+    def _workspace(self) -> str:
+        return (self.workspace_url or f"https://{self.team_domain}.slack.com").rstrip("/")
+
     def _bot_profile(self) -> JSONDict:
         return {
             "id": self.bot_id,
@@ -903,7 +907,7 @@ class SlackStandin:
     def _auth_test(self, args: JSONDict) -> JSONDict:
         return {
             "ok": True,
-            "url": f"https://{self.team_domain}.slack.com/",
+            "url": f"{self._workspace()}/",
             "team": "VPN Ops (stand-in)",
             "user": self.bot_name,
             "team_id": self.team_id,
@@ -992,8 +996,7 @@ class SlackStandin:
         channel = self._channel(args)
         ts = str(args.get("message_ts") or "")
         message = self._stored(channel, ts)
-        base = self.permalink_base or f"https://{self.team_domain}.slack.com"
-        permalink = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
+        permalink = f"{self._workspace()}/archives/{channel}/p{ts.replace('.', '')}"
         if message.get("thread_ts") not in (None, ts):
             permalink += f"?thread_ts={message['thread_ts']}&cid={channel}"
         return {"ok": True, "channel": channel, "permalink": permalink}
@@ -1073,7 +1076,9 @@ class SlackStandin:
         trigger = self._exchange_trigger("views.open", args)
         view_id = self._new_view_id()
         self._stacks[view_id] = [view_id]
-        if trigger.user_id is not None:
+        if trigger.user_id is not None:  # one modal stack a person: a new one takes the place of the last
+            for root in [r for r, u in self._view_users.items() if u == trigger.user_id and r in self._stacks]:
+                del self._stacks[root]
             self._view_users[view_id] = trigger.user_id
         return {
             "ok": True,

@@ -43,8 +43,8 @@ class Person:
 
 REQUESTER: Final = Person("U0REQUEST", "Riya Sen", "requester")
 APPROVER: Final = Person("U0APPROVER", "Alex Chen", "approver")
-GROUP_MEMBER: Final = Person("U0GROUPIE", "Mei Lin", "approver through @netops-approvers")
-OUTSIDER: Final = Person("U0OUTSIDE", "Sam Doe", "outsider: may not approve")
+GROUP_MEMBER: Final = Person("U0GROUPIE", "Mei Lin", "approver via group")
+OUTSIDER: Final = Person("U0OUTSIDE", "Sam Doe", "outsider")
 PEOPLE: Final = (REQUESTER, APPROVER, GROUP_MEMBER, OUTSIDER)
 GROUP_ID: Final = "S0NETOPS"
 GROUP_HANDLE: Final = "netops-approvers"

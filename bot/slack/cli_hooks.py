@@ -79,10 +79,10 @@ def hooks_payload(python: str | None = None) -> dict[str, Any]:
     spaces survives the CLI's ``sh -c``), the protocols in order of preference, and what ``slack run`` watches:
     the bot's code (the CLI restarts ``start``) and ``manifest.yml`` (the CLI reinstalls the app)."""
     run = f"{shlex.quote(python or sys.executable)} -m {MODULE}"
-    # The CLI signals the shell's pid to stop ``start``; dash (``sh`` on Debian) forks the command instead of
-    # becoming it, so the bot would never hear the signal and the CLI would kill the shell and leave it running.
-    # PowerShell has no ``exec`` (and needs none: the CLI then kills the whole process).
-    become = ""
+    # The CLI stops ``start`` by signalling the shell's pid (SIGINT, SIGKILL 5 s later); dash (``sh`` on Debian)
+    # forks the command instead of becoming it, so the bot would never hear the signal and would outlive the
+    # killed shell. PowerShell has no ``exec`` (and Go cannot send SIGINT on Windows: the CLI kills at once).
+    become = "" if os.name == "nt" else "exec "
     return {
         "hooks": {
             "get-manifest": f"{run} get-manifest",
@@ -128,7 +128,7 @@ def manifest_json(directory: Path) -> str:
     try:
         return json.dumps(manifest, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as error:  # a date, a set, a non-string key, .inf ...: YAML has more than JSON
-        raise ManifestError(f"{path}: holds a value JSON cannot carry ({one_line(str(error))})") from None
+        raise ManifestError(f"{path}: holds a value JSON cannot carry ({_one_line(str(error))})") from None
 
 
 def doctor_payload() -> dict[str, Any]:
@@ -184,7 +184,7 @@ def start() -> int:
     return vpnbot(argv)
 
 
-def one_line(text: str) -> str:
+def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
