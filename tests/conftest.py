@@ -31,6 +31,7 @@ from collections.abc import Iterator
 import dialect
 import pytest
 from botharness import SEED_VARIABLE, fuzz_seed
+from browser import browser, page  # noqa: F401 - the browser tests' fixtures, for every module
 from hypothesis import HealthCheck, settings
 
 sys.dont_write_bytecode = False  # before any test module is imported: see the module's docstring

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import browser, chromium_or_skip, page  # noqa: F401 - fixtures
+from browser import chromium_or_skip
 from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parent.parent
