@@ -115,6 +115,8 @@ class PageServer:
         quiet = 0.0
         try:
             while not self._stopping.is_set():
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client left: its handler ends now, not at the next write
                 now = await slack.changed_since(seen, EVENT_CHECK_SECONDS)
                 if now != seen:
                     seen, quiet = now, 0.0
@@ -143,7 +145,9 @@ class PageServer:
     async def submit(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         values = body.get("values")
-        if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        if not isinstance(values, dict) or not all(
+            isinstance(v, dict) and all(isinstance(s, dict) for s in v.values()) for v in values.values()
+        ):
             return _error(400, "values: an object of block id -> action id -> state")
         return await _answer(self.workspace.submit(_text(body, "user"), _text(body, "view_id"), values))
 
@@ -181,7 +185,10 @@ def _guard(allowed_hosts: Callable[[], set[str]]) -> Any:
             return web.Response(status=421, text="this playground answers only on its own loopback address")
         if request.method == "POST" and request.content_type != "application/json":
             return _error(415, "the playground's API takes application/json")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except _RefusedError as refused:
+            return _error(refused.status, refused.message)
 
     return guard
 
@@ -190,20 +197,34 @@ async def _secure(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
 
 
+class _RefusedError(Exception):
+    """A request the API refuses; the guard answers it as ``{"ok": false, "error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="not JSON") from None
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _RefusedError(413, f"the body is larger than {MAX_BODY_BYTES} bytes") from None
+    try:
+        body = json.loads(raw.decode("utf-8"))  # JSON is UTF-8 (RFC 8259 8.1), whatever charset is declared
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise _RefusedError(400, "the body is not JSON") from None
+    except RecursionError:
+        raise _RefusedError(400, "the body is not JSON the playground reads (nested too deep)") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="not a JSON object")
+        raise _RefusedError(400, "the body is not a JSON object")
     return body
 
 
 def _text(body: Mapping[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
-        raise web.HTTPBadRequest(text=f"{key}: a non-empty string is needed")
+        raise _RefusedError(400, f"{key}: a non-empty string is needed")
     return value
 
 

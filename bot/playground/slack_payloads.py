@@ -164,7 +164,7 @@ def slash_command(
 # --- block actions -----------------------------------------------------------------------------------------------
 
 
-def _interactive_elements(blocks: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
+def interactive_elements(blocks: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
     """(block_id, element) for every interactive element of a message or view."""
     for block in blocks:
         block_id = block.get("block_id")
@@ -242,13 +242,13 @@ def block_action_payload(
         source_blocks = view.get("blocks", [])
 
     action: JSONDict | None = None
-    for found_block_id, element in _interactive_elements(source_blocks):
+    for found_block_id, element in interactive_elements(source_blocks):
         if element.get("action_id") == action_id and (block_id is None or found_block_id == block_id):
             action = _action_from_element(action_id, value, str(found_block_id or block_id or ""), element)
             break
     if action is None:
         if message is not None or view is not None:
-            ids = [e.get("action_id") for _, e in _interactive_elements(source_blocks)]
+            ids = [e.get("action_id") for _, e in interactive_elements(source_blocks)]
             raise LookupError(f"no element with action_id {action_id!r} (has {ids}); Slack cannot send this click")
         button = {"type": "button", "text": {"type": "plain_text", "text": action_id, "emoji": True}}
         if value is not None:

@@ -22,8 +22,8 @@ from bot.playground.slack_payloads import (
     app_home_opened_payload,
     block_action,
     event_body,
+    interactive_elements,
     post_signed,
-    sign,
     slash_command,
     view_closed,
     view_submission,
@@ -130,6 +130,7 @@ class Workspace:
             if source in ("message", "ephemeral"):
                 ts = str(request.get("ts") or "")
                 message = self._message(who.id, ts, ephemeral=source == "ephemeral")
+                _own_value(message, action_id, value)
                 body = block_action(
                     action_id,
                     None if value is None else str(value),
@@ -141,7 +142,13 @@ class Workspace:
                     **common,
                 )
             elif source in ("modal", "home"):
-                view = self.slack.view(str(request.get("view_id") or ""))
+                view_id = str(request.get("view_id") or "")
+                view = self.slack.view(view_id)
+                if source == "modal" and view_id not in {v["id"] for v in self.slack.open_views(who.id)}:
+                    raise PlaygroundError(f"view {view_id[:30]!r} is not open for this person")
+                if source == "home" and (self.slack.home(who.id) or {}).get("id") != view_id:
+                    raise PlaygroundError(f"view {view_id[:30]!r} is not this person's Home tab")
+                _own_value(view, action_id, value)
                 body = block_action(
                     action_id,
                     None if value is None else str(value),
@@ -151,7 +158,7 @@ class Workspace:
                 )
             else:
                 raise PlaygroundError("an action comes from a message, an ephemeral message, a modal or the Home tab")
-        except LookupError as error:
+        except (LookupError, ValueError) as error:  # block_action: no such element, or no such option
             raise PlaygroundError(str(error)) from None
         response = await self._post(body)
         if response is None or response.status_code != 200:
@@ -200,7 +207,7 @@ class Workspace:
         """The person opened vpnbot's Home tab: ``app_home_opened``, as the Events API sends it."""
         who = person(user_id)
         payload = app_home_opened_payload(who.id, tab="home", view=self.slack.home(who.id))
-        response = await self._post(event_body(payload), json_body=True)
+        response = await self._post(event_body(payload))
         if response is None or response.status_code != 200:
             return {"ok": False, "error": "vpnbot did not acknowledge app_home_opened"}
         return {"ok": True}
@@ -243,15 +250,11 @@ class Workspace:
         current = self.slack.views.get(view_id)
         return dict(given[1]) if current is not None and current["hash"] == given[0] else {}
 
-    async def _post(self, body: bytes, *, json_body: bool = False) -> httpx.Response | None:
-        """POST ``body`` signed to the bot; None when it did not answer within Slack's 3 seconds."""
-        headers = None
-        if json_body:
-            headers = {**sign(body, self.signing_secret), "Content-Type": "application/json"}
+    async def _post(self, body: bytes) -> httpx.Response | None:
+        """POST ``body`` signed to the bot (with the content type Slack sends it with); None when it did not answer
+        within Slack's 3 seconds."""
         try:
-            return await post_signed(
-                self.bot_url, body, self.signing_secret, headers=headers, client=self.http, timeout=SLACK_TIMEOUT
-            )
+            return await post_signed(self.bot_url, body, self.signing_secret, client=self.http, timeout=SLACK_TIMEOUT)
         except httpx.TimeoutException:
             return None
         except httpx.HTTPError as error:
@@ -290,6 +293,15 @@ class Workspace:
             if view["id"] == view_id:
                 return view
         raise PlaygroundError("that form is not open for this person")
+
+
+def _own_value(source: Mapping[str, Any], action_id: str, value: Any) -> None:
+    """A button sends its own value; Slack's client cannot send another."""
+    for _, element in interactive_elements(source.get("blocks") or []):
+        if element.get("action_id") == action_id and element.get("type", "button") == "button":
+            if value is not None and str(value) != str(element.get("value")):
+                raise PlaygroundError(f"value: the button {action_id!r} sends its own value")
+            return
 
 
 def _json_or_none(response: httpx.Response) -> JSONDict | None:
