@@ -69,6 +69,22 @@ def test_the_slack_front_reaches_the_cloud_only_through_the_service() -> None:
         assert reached == [], f"{path.name} reaches a .cloud at lines {reached}"
 
 
+PLAYGROUND_ROOT = "run.py"
+"""The playground's one module that starts the simulator and the bot (as ``serve`` does) and hands them over."""
+
+
+def test_the_playground_plays_slack_and_knows_nothing_of_the_bot_inside() -> None:
+    """The page and the stand-in talk to the bot only as Slack does, over signed HTTP: no module but the
+    composition root imports the bot, the workflow, the cloud or the store, and the root only starts them."""
+    inside = ("bot.slack", "bot.changes", "bot.tencent", "bot.cloud", "bot.store", "bot.sim", "bot.vpn", "bot.config")
+    bad = [
+        line for line in offending("playground", inside) if not line.startswith(f"bot/playground/{PLAYGROUND_ROOT} ")
+    ]
+    assert bad == []
+    allowed = ("bot.playground", "bot.config", "bot.sim", "bot.slack.runner")
+    assert offending("playground", ("bot",), allowed=allowed) == []
+
+
 @pytest.mark.parametrize(
     ("source", "directory", "forbidden"),
     [
