@@ -1460,3 +1460,20 @@ def test_the_live_page_follows_the_servers_events_as_the_person_chosen(chromium:
         page.wait_for_function(f"() => window.playground.state()?.me === '{ALICE}'")
         assert page.evaluate("new URL(location.href).searchParams.get('user')") == ALICE
         watched.check()
+
+
+def test_what_slack_would_refuse_is_shown_once_as_it_happens(page: Page) -> None:
+    """A Block Kit mistake of the bot shows in the playground: each refusal the stand-in recorded is one error line,
+    shown once, its text literal."""
+    refusal = {"method": "chat.postMessage", "problem": "<b>invalid</b> additional property [json-pointer:/blocks/0]"}
+    load(page, refusals=[refusal], refusals_total=1)
+    lines = page.locator("#messages .pg-system-error")
+    assert lines.count() == 1
+    assert "Slack would refuse vpnbot's chat.postMessage: <b>invalid</b> additional property" in lines.inner_text()
+    assert page.locator("#messages .pg-system-error b").count() == 0
+    load(page, refusals=[refusal], refusals_total=1)  # the same state again: no second line
+    assert lines.count() == 1
+    second = {"method": "views.update", "problem": "must provide submit"}
+    load(page, refusals=[refusal, second], refusals_total=2)
+    assert lines.count() == 2
+    assert "views.update: must provide submit" in lines.nth(1).inner_text()

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.playground.run import RunningPlayground, running_playground
 from bot.playground.slack_payloads import fill_state_from_view
@@ -205,3 +207,21 @@ async def test_an_open_event_stream_does_not_hold_up_the_stop() -> None:
         stopping = loop.time()
     assert loop.time() - stopping < 5.0
     await stream.__aexit__(None, None, None)
+
+
+async def test_a_call_slack_would_refuse_shows_in_the_state(
+    playground: RunningPlayground, api: httpx.AsyncClient
+) -> None:
+    """A Block Kit mistake shows in the playground before it shows in Slack: the stand-in refuses the call as Slack
+    does (``invalid_blocks``), and every person's state lists the refusal."""
+    slack = playground.workspace.slack
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    broken = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "colour": "red"}]
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel=CHANNEL_ID, text="x", blocks=broken)
+    assert refused.value.response["error"] == "invalid_blocks"
+    seen = await state(api, OUTSIDER.id)
+    assert seen["refusals_total"] == 1
+    (refusal,) = seen["refusals"]
+    assert refusal["method"] == "chat.postMessage"
+    assert "colour" in refusal["problem"]

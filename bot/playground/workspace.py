@@ -55,6 +55,8 @@ APPROVERS: Final = f"{APPROVER.id},{GROUP_ID}"
 SLACK_TIMEOUT: Final = 3.0
 """Slack waits this long for an app to acknowledge, then tells the person the command failed."""
 COMMAND: Final = "/vpn"
+REFUSALS_SHOWN: Final = 20
+"""The last Web API calls Slack would have refused (Block Kit mistakes), shown on the page as they happen."""
 
 
 class PlaygroundError(ValueError):
@@ -238,6 +240,8 @@ class Workspace:
             "modal": modal,
             "modal_errors": self._errors_of(modal["id"]) if modal else {},
             "home": self.slack.home(who.id),
+            "refusals": [{"method": m, "problem": p} for m, p in self.slack.invalid[-REFUSALS_SHOWN:]],
+            "refusals_total": len(self.slack.invalid),
         }
 
     # --- helpers -------------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@
     answers: {}, // render-test mode: path -> answer
     seq: 0,
     lastSystemMicros: 0,
+    refusalsSeen: null, // how many of the state's refusals were shown (null: none shown yet, all old ones now)
     directory: { users: new Map(), groups: new Map(), channels: new Map() },
   };
 
@@ -1153,7 +1154,20 @@
     showModal(state);
     showHome(state);
     showPeerConnections(state);
+    showRefusals(state);
     followAnchor();
+  }
+
+  /** What Slack refused the bot (a Block Kit mistake): one error line each, as it happens, for every person. */
+  function showRefusals(state) {
+    const refusals = asList(state.refusals);
+    const total = Number(state.refusals_total) || refusals.length;
+    const seen = app.refusalsSeen === null ? total - refusals.length : app.refusalsSeen;
+    app.refusalsSeen = total;
+    const fresh = refusals.slice(Math.max(0, refusals.length - (total - seen)));
+    for (const refusal of fresh) {
+      systemLine(`Slack would refuse vpnbot's ${String(refusal.method)}: ${String(refusal.problem)}`, "error");
+    }
   }
 
   function showPeople(state) {
