@@ -16,7 +16,7 @@ import dialect
 import httpx
 
 from bot.config import Settings
-from bot.playground.slack_api import Call, SlackStandin
+from bot.playground.slack_api import Call, SlackStandin, block_problems
 from bot.playground.slack_payloads import (
     block_action,
     fill_state_from_view,
@@ -90,7 +90,21 @@ class Harness:
     async def post(self, body: bytes) -> httpx.Response:
         response = await post_signed(self.url, body, SIGNING_SECRET, client=self.http, timeout=WAIT)
         self.responses.append(response)
+        self.check_answer(response)
         return response
+
+    def check_answer(self, response: httpx.Response) -> None:
+        """Blocks in the bot's HTTP answer (a slash command's acknowledgement) are checked as Slack and the
+        playground would check them: problems into ``slack.invalid``, kinds the page cannot show into
+        ``slack.unrendered``."""
+        try:
+            answer = response.json() if response.content.strip() else None
+        except ValueError:
+            return
+        blocks = answer.get("blocks") if isinstance(answer, dict) else None
+        if isinstance(blocks, list):
+            self.slack.invalid.extend(("ack", p) for p in block_problems(blocks))
+            self.slack.check_renderable("ack", blocks)
 
     async def command(self, text: str, user_id: str = REQUESTER) -> httpx.Response:
         body = slash_command(

@@ -697,7 +697,7 @@ class SlackStandin:
                 self.invalid.extend((f"response_action {kind}", p) for p in problems)
                 return problems
             sent = dict(action["view"])
-            self._check_renderable(f"response_action {kind}", list(sent["blocks"]))
+            self.check_renderable(f"response_action {kind}", list(sent["blocks"]))
             if kind == "update":
                 self._store_view(
                     sent,
@@ -866,11 +866,12 @@ class SlackStandin:
             code = "only_one_table_allowed" if any("only one table" in p for p in problems) else "invalid_blocks"
             raise self._reject(method, problems, code, errors=problems)
         assert isinstance(blocks, list)
-        self._check_renderable(method, blocks)
+        self.check_renderable(method, blocks)
         return blocks
 
-    def _check_renderable(self, method: str, blocks: list[Any]) -> None:
-        """Record the kinds the playground's page has no renderer for (Slack itself would show them)."""
+    def check_renderable(self, method: str, blocks: list[Any]) -> None:
+        """Record the kinds the playground's page has no renderer for (Slack itself would show them); ``method``
+        names where the blocks came from (a Web API method, ``response_url``, or an app's HTTP answer)."""
         self.unrendered.extend((method, kind) for kind in sorted(unrendered(blocks)))
 
     def _channel(self, args: JSONDict) -> str:
@@ -1022,7 +1023,7 @@ class SlackStandin:
         problems = view_problems(view)
         if problems:
             raise self._reject(method, problems, "invalid_arguments")
-        self._check_renderable(method, list(view["blocks"]))
+        self.check_renderable(method, list(view["blocks"]))
         if len(json.dumps(view)) > VIEW_MAX_BYTES:
             raise self._reject(method, [f"view is larger than {VIEW_MAX_BYTES} bytes"], "view_too_large")
         assert isinstance(view, dict)
@@ -1225,7 +1226,7 @@ class SlackStandin:
                     self.invalid.extend(("response_url", p) for p in problems)
                     status, text = 400, "invalid_blocks"
                 else:
-                    self._check_renderable("response_url", list(args["blocks"]))
+                    self.check_renderable("response_url", list(args["blocks"]))
             if status == 200 and hook.channel is not None and hook.user_id is not None:
                 self.show_response(args, channel=hook.channel, user_id=hook.user_id, message_ts=hook.message_ts)
         self._calls.append(Call("response_url", args, self._clock(), None, {"ok": status == 200, "text": text}, status))

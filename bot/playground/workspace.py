@@ -267,9 +267,13 @@ class Workspace:
 
     async def _show(self, answer: Mapping[str, Any], user_id: str, message_ts: str | None) -> None:
         blocks = answer.get("blocks")
-        if blocks is not None and block_problems(blocks):
-            self.slack.invalid.extend(("ack", p) for p in block_problems(blocks))
-            return
+        if blocks is not None:
+            problems = block_problems(blocks)
+            if problems:
+                self.slack.invalid.extend(("ack", p) for p in problems)
+                await self.slack.touch()
+                return
+            self.slack.check_renderable("ack", list(blocks))
         self.slack.show_response(answer, channel=CHANNEL_ID, user_id=user_id, message_ts=message_ts)
         await self.slack.touch()
 
