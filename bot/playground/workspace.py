@@ -40,6 +40,11 @@ class Person:
     name: str
     role: str
 
+    @property
+    def handle(self) -> str:
+        """The ``user_name`` Slack sends with their requests: ``riya`` for Riya Sen."""
+        return self.name.split()[0].lower()
+
 
 REQUESTER: Final = Person("U0REQUEST", "Riya Sen", "requester")
 APPROVER: Final = Person("U0APPROVER", "Alex Chen", "approver")
@@ -65,9 +70,7 @@ class PlaygroundError(ValueError):
 
 def standin_people() -> dict[str, JSONDict]:
     """``users.info`` fields of the playground's people, for the stand-in."""
-    return {
-        p.id: {"real_name": p.name, "name": p.name.split()[0].lower(), "profile": {"real_name": p.name}} for p in PEOPLE
-    }
+    return {p.id: {"real_name": p.name, "name": p.handle, "profile": {"real_name": p.name}} for p in PEOPLE}
 
 
 def person(user_id: str) -> Person:
@@ -98,7 +101,7 @@ class Workspace:
         body = slash_command(
             text.strip(),
             user_id=who.id,
-            user_name=who.name.split()[0].lower(),
+            user_name=who.handle,
             channel_id=CHANNEL_ID,
             channel_name=CHANNEL_NAME,
             trigger_id=self.slack.new_trigger_id(user_id=who.id),
@@ -125,7 +128,7 @@ class Workspace:
             value = selected.get("value")
         common: JSONDict = {
             "user_id": who.id,
-            "user_name": who.name.split()[0].lower(),
+            "user_name": who.handle,
             "block_id": str(block_id) if block_id else None,
         }
         try:
@@ -175,7 +178,7 @@ class Workspace:
             view,
             values,
             user_id=who.id,
-            user_name=who.name.split()[0].lower(),
+            user_name=who.handle,
             trigger_id=self.slack.new_trigger_id(user_id=who.id, view_id=view_id),
         )
         response = await self._post(body)
@@ -199,7 +202,7 @@ class Workspace:
         who = person(user_id)
         view = self._own_view(who.id, view_id)
         if view.get("notify_on_close"):
-            await self._post(view_closed(view, user_id=who.id, user_name=who.name.split()[0].lower()))
+            await self._post(view_closed(view, user_id=who.id, user_name=who.handle))
         self.slack.close_view(view_id)
         self.modal_errors.pop(view_id, None)
         await self.slack.touch()
