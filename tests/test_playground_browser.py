@@ -93,20 +93,19 @@ def test_a_change_from_command_to_verified_in_the_browser(page: Page, playground
     page.click("#modal-submit")
     expect(page.locator("#modal")).to_be_hidden(timeout=WAIT_MS)
 
-    card = page.locator(".pg-message", has=page.locator('[data-action-id="approve_change"]')).last
-    expect(card).to_contain_text("office-shanghai-2", timeout=WAIT_MS)
+    card = card_of(page, "office-shanghai-2")
+    expect(card).to_be_visible(timeout=WAIT_MS)
     expect(card.locator("table")).to_contain_text("IKESet.ikeSaLifetimeSeconds")
     expect(card.locator("table")).to_contain_text("28800")
     page.screenshot(path=PICTURES / "playground-card.png")
 
+    ts = card.get_attribute("data-ts")  # the card loses its buttons once approved: found by its ts from here on
     as_person(page, APPROVER)
-    card = page.locator(".pg-message", has=page.locator('[data-action-id="approve_change"]')).last
-    card.locator('[data-action-id="approve_change"]').click()
+    page.locator(f'.pg-message[data-ts="{ts}"] [data-action-id="approve_change"]').click()
     expect(page.locator("#confirm")).to_be_visible()
     page.click("#confirm-yes")
     expect(page.locator("#confirm")).to_be_hidden()
 
-    ts = card.get_attribute("data-ts")
     parent = page.locator(f'.pg-message[data-ts="{ts}"]').first
     parent.locator(".pg-replies").click(timeout=WAIT_MS)
     expect(page.locator("#thread")).to_contain_text(VERIFIED, timeout=WAIT_MS)
