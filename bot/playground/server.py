@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -24,20 +25,24 @@ from bot.playground.workspace import REQUESTER, PlaygroundError, Workspace
 
 log = logging.getLogger(__name__)
 
-PAGE_FILES: Final = {
-    "/": ("index.html", "text/html"),
-    "/playground.js": ("playground.js", "text/javascript"),
-    "/playground.css": ("playground.css", "text/css"),
-}
+PAGE_FILES: Final = MappingProxyType(
+    {
+        "/": ("index.html", "text/html"),
+        "/playground.js": ("playground.js", "text/javascript"),
+        "/playground.css": ("playground.css", "text/css"),
+    }
+)
 EVENT_KEEPALIVE_SECONDS: Final = 15.0
 EVENT_CHECK_SECONDS: Final = 0.5  # how soon an event stream notices the server is stopping
 MAX_BODY_BYTES: Final = 256 * 1024
-SECURITY_HEADERS: Final = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+SECURITY_HEADERS: Final = MappingProxyType(
+    {
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -396,10 +396,17 @@ class SlackStandin:
       ``invalid_trigger_id``), be used once (else ``exchanged_trigger_id``) and within ``TRIGGER_TTL`` seconds (else
       ``expired_trigger_id``) -- these are the error codes Slack's views.* methods use; ``views.update`` by
       ``view_id`` or ``external_id`` (``not_found``), ``hash_conflict`` for a stale ``hash``; every update gives a new
-      hash; ``views.push`` stacks at most 3 views (``push_limit_reached``);
+      hash; ``views.push`` stacks at most 3 views (``push_limit_reached``); a person (the user a trigger was
+      issued for) has one modal stack, which a new ``views.open`` replaces; ``views.publish`` keeps each user's home
+      view (``hash_conflict`` for a stale ``hash``);
     * ``usergroups.users.list`` from ``usergroups`` (``no_such_subteam``); ``users.info`` (``user_not_found`` for an
       id that is not a user id); ``apps.connections.open`` (app token) returns a ``ws://`` URL to ``/socket``;
     * anything else answers ``unknown_method``.
+
+    What Slack's client does with an app's answers is here too, for the playground: :meth:`answer_view` applies a
+    ``view_submission`` answer, :meth:`show_response` shows a response (a response URL that knows its channel and
+    user does so itself), and :attr:`version` / :meth:`changed_since` tell a page when to look again. Every kind of
+    block or element sent that the playground's page cannot render is recorded in ``unrendered``.
 
     Socket Mode (``GET /socket?ticket=...``): a ticket from ``apps.connections.open`` is needed (401 otherwise);
     Slack's ``hello`` is sent on connect; pings are answered; ``send_envelope`` delivers an envelope and returns

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
@@ -60,13 +61,15 @@ HELP = esc(
 )
 MORE = esc("…and {hidden} more: `/vpn status <request id>` shows any one of them.")
 
-_EMOJI = {
-    ChangeState.PENDING: ":hourglass_flowing_sand:",
-    ChangeState.APPROVED: ":white_check_mark:",
-    ChangeState.SUBMITTING: ":outbox_tray:",
-    ChangeState.RUNNING: ":gear:",
-    ChangeState.UNKNOWN: ":grey_question:",
-}
+_EMOJI: Mapping[ChangeState, str] = MappingProxyType(
+    {
+        ChangeState.PENDING: ":hourglass_flowing_sand:",
+        ChangeState.APPROVED: ":white_check_mark:",
+        ChangeState.SUBMITTING: ":outbox_tray:",
+        ChangeState.RUNNING: ":gear:",
+        ChangeState.UNKNOWN: ":grey_question:",
+    }
+)
 
 
 @dataclass(frozen=True)
