@@ -32,6 +32,7 @@ from bot.playground.slack_payloads import block_action, fill_state_from_view, si
 from bot.sim import SimServer, SimState, World
 
 CONCURRENCY = 20
+PROPOSE_ATTEMPTS = 2
 LIMIT_WORDS = re.compile(r"RequestLimitExceeded|(?<![-\w])4400(?![-\w])")
 """What a rate-limit error looks like in a Slack message (API 3.0's code, API 2.0's; not a group of an API 3.0
 RequestId such as ``...-4400-...``, which a status message quotes)."""
@@ -70,6 +71,7 @@ class IndexedStandin(SlackStandin):
         self.verified = 0
         self.final_at: dict[str, float] = {}  # card ts -> when its first final reply was posted
         self.limit_errors = 0  # messages shown to people that carry a rate-limit error
+        self.expired_opens: list[float] = []  # trigger ages (s) of views.open calls refused as expired
         self._finals_wanted = 0
         self._finals_reached = asyncio.Event()
 
@@ -88,6 +90,11 @@ class IndexedStandin(SlackStandin):
         self.methods[call.method] += 1
         if not call.ok:
             self.failed[call.method] += 1
+            if call.method == "views.open" and call.response.get("error") == "expired_trigger_id":
+                trigger = str(call.args.get("trigger_id"))
+                issued = self._triggers.get(trigger)
+                self.expired_opens.append(call.at - issued.issued_at if issued is not None else float("nan"))
+                self._found(("open", trigger), None)  # the proposal is sent again (propose)
             return
         args, response = call.args, call.response
         if call.method in SHOWN and LIMIT_WORDS.search(json.dumps(args, ensure_ascii=False)):
@@ -285,9 +292,15 @@ class Fixtures:
 
     async def propose(self, url: str, vpn_conn_id: str, changes: dict[str, Any], timeout: float = 120.0) -> Card:  # noqa: ASYNC109
         """``/vpn edit``, the filled modal, a submission with ``changes``: the card posted for it."""
-        trigger, body = self.command(f"edit {vpn_conn_id}")
-        await self.post(url, body)
-        view_id = await self.slack.seen(("open", trigger), timeout)
+        view_id = None
+        for _ in range(PROPOSE_ATTEMPTS):  # a views.open refused as expired is counted, and the command sent again
+            trigger, body = self.command(f"edit {vpn_conn_id}")
+            await self.post(url, body)
+            view_id = await self.slack.seen(("open", trigger), timeout)
+            if view_id is not None:
+                break
+        if view_id is None:
+            raise RuntimeError(f"views.open for {vpn_conn_id} came after its trigger expired {PROPOSE_ATTEMPTS} times")
         await self.slack.seen(("update", view_id), timeout)
         view = self.slack.view(view_id)
         values = fill_state_from_view(view, changes, client_validate=False)

@@ -70,6 +70,7 @@ class Flow:
     missing_replies: int
     proposing: float
     clicking: float
+    expired_opens: tuple[float, ...] = ()
 
 
 def limited_world(world: World, enforce: bool) -> World:
@@ -108,6 +109,7 @@ async def flow(
     """Propose ``sizes.many_changes`` changes, approve them all, wait for every final reply. With ``sample`` (a
     dict to fill), the full measurement of the bot's process: idle and loaded trickles, lag, memory, threads."""
     n = sizes.many_changes
+    expired_before = len(fx.slack.expired_opens)
     bot = await fx.server("bot", name, client_rate_limits=client_rate_limits)
     await load.fire(bot.url, [("help", fx.command("help")[1]) for _ in range(5)])
     started = await bot.probe(reset=True)
@@ -169,6 +171,7 @@ async def flow(
         missing_replies=missing,
         proposing=proposing,
         clicking=clicking,
+        expired_opens=tuple(fx.slack.expired_opens[expired_before:]),
     )
 
 
@@ -382,5 +385,16 @@ def flow_note(title: str, flow: Flow, n: int) -> str:
         f"click to the last final reply; rate-limit errors shown in Slack: {flow.limit_errors}. Peak rates: {peaks}. "
         f"Limit answers from the simulator (retried by the bot): {refused}. Requests: {calls}. Edit landed to final "
         f"reply: p50 {gaps.p50 / 1000:.1f} s, p99 {gaps.p99 / 1000:.1f} s, max {gaps.max / 1000:.1f} s "
-        f"({flow.missing_replies} without a reply)."
+        f"({flow.missing_replies} without a reply). {expired_text(flow.expired_opens)}"
+    )
+
+
+def expired_text(ages: tuple[float, ...]) -> str:
+    """The views.open calls refused as expired while proposing (their commands were sent again)."""
+    if not ages:
+        return "No views.open came after its trigger expired."
+    return (
+        f"views.open after its trigger expired: {len(ages)} (trigger ages {', '.join(f'{a:.1f}' for a in ages)} s, "
+        "from its issue by the benchmark to the stand-in's check: the benchmark's own process counts in it); "
+        "those commands were sent again."
     )
