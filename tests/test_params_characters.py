@@ -10,7 +10,6 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 from items import connection
 
-from bot.vpn import params
 from bot.vpn.diff import psk_state
 from bot.vpn.edit import propose
 from bot.vpn.params import (
@@ -218,18 +217,3 @@ def test_visible_output_holds_nothing_that_is_interpreted(text: str) -> None:
     assert len(shown) == len(text) + sum(5 if ord(c) <= 0xFFFF else 9 for c in unsafe)
     if not unsafe:
         assert shown == text
-
-
-@given(st.text(max_size=40))
-def test_the_printable_ascii_shortcut_agrees_with_the_category_check(text: str) -> None:
-    """``visible`` and the unsafe-character scan skip printable ASCII: the answer is the one the per-character
-    category check gives, for any text (the shortcut only saves time)."""
-    slow = {c: i for i, c in reversed(list(enumerate(text, start=1))) if params._is_unsafe(c)}
-    assert params._unsafe_characters(text) == slow
-    assert (params.visible(text) == text) == (not slow)
-
-
-def test_every_printable_ascii_character_is_safe_and_every_ascii_control_is_not() -> None:
-    for code in range(0x80):
-        character = chr(code)
-        assert params._is_unsafe(character) == (not (0x20 <= code <= 0x7E)), hex(code)

@@ -544,17 +544,9 @@ def _is_unsafe(character: str) -> bool:
     return unicodedata.category(character) in UNSAFE_CATEGORIES
 
 
-def _plainly_safe(text: str) -> bool:
-    """Printable ASCII (U+0020 to U+007E) holds no unsafe character: checked in C, where the per-character
-    category lookup costs a Python call per character (most of reading a connection listing of 100 items)."""
-    return text.isascii() and text.isprintable()
-
-
 def _unsafe_characters(text: str) -> dict[str, int]:
     """Each distinct unsafe character of ``text``, with the (1-based) position of its first occurrence."""
     found: dict[str, int] = {}
-    if _plainly_safe(text):
-        return found
     for position, character in enumerate(text, start=1):
         if character not in found and _is_unsafe(character):
             found[character] = position
@@ -583,7 +575,7 @@ def visible(text: str) -> str:
     Every other character, backslashes included, is kept; text without unsafe characters comes back unchanged.
     Pure, and linear in ``len(text)``.
     """
-    if _plainly_safe(text) or not any(_is_unsafe(c) for c in text):
+    if not any(_is_unsafe(c) for c in text):
         return text
     return "".join(_escape(c) if _is_unsafe(c) else c for c in text)
 
