@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -34,6 +35,9 @@ from bot.tencent import (
     settled,
 )
 from bot.vpn.connection import SecretFingerprints, VpnConnection
+
+if TYPE_CHECKING:  # the simulator is imported only when it is used
+    from bot.sim import SimServer, World
 
 LISTING_TTL_SECONDS = 5.0
 
@@ -138,8 +142,10 @@ async def open_cloud(
         yield Cloud(client, follower_for(client, settings, poll_jitter), sim_url)
 
 
-async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:
-    from bot.sim import SimServer, SimState, load_world
+def sim_world(settings: Settings) -> tuple[World, Credentials]:
+    """The simulator's world as ``--sim`` runs it (``VPNBOT_SIM_WORLD``, ``VPNBOT_SIM_TASK_SECONDS``) and the
+    credentials of its first account; ConfigError naming the variable when it cannot be used."""
+    from bot.sim import load_world
 
     try:
         world = load_world(settings.vpnbot_sim_world)
@@ -150,6 +156,17 @@ async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credent
     if not world.credentials:
         raise ConfigError("VPNBOT_SIM_WORLD: the world has no credentials")
     secret_id, secret_key = next(iter(world.credentials.items()))
+    return world, Credentials(secret_id, SecretStr(secret_key))
+
+
+def sim_endpoint(server: SimServer, settings: Settings) -> str:
+    """The simulator's endpoint in the settings' API dialect."""
+    return server.v3_url if settings.vpnbot_cloud_api == "v3" else server.url
+
+
+async def _start_sim(settings: Settings, stack: AsyncExitStack) -> tuple[Credentials, str]:
+    from bot.sim import SimServer, SimState
+
+    world, credentials = sim_world(settings)
     server = await stack.enter_async_context(SimServer(SimState(world)))
-    url = server.v3_url if settings.vpnbot_cloud_api == "v3" else server.url
-    return Credentials(secret_id, SecretStr(secret_key)), url
+    return credentials, sim_endpoint(server, settings)

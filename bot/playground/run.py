@@ -24,12 +24,14 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.config import ConfigError, Settings
+from bot.cloud import sim_endpoint, sim_world
+from bot.config import Settings
 from bot.playground.server import Connection, PageServer
 from bot.playground.slack_api import SlackStandin
 from bot.playground.workspace import APPROVERS, CHANNEL_ID, GROUP_ID, GROUP_MEMBER, Workspace, standin_people
-from bot.sim import SimServer, SimState, World, load_world
+from bot.sim import SimServer, SimState
 from bot.slack.runner import running_bot
+from bot.tencent import Credentials
 
 HOST = "127.0.0.1"
 
@@ -43,40 +45,31 @@ class RunningPlayground:
 
 
 def playground_settings(
-    slack: SlackStandin, sim: SimServer, world: World, state_path: Path, signing_secret: str
+    base: Settings, slack: SlackStandin, sim: SimServer, credentials: Credentials, state_path: Path, signing_secret: str
 ) -> Settings:
-    """The bot's settings: the environment's, with Slack, the cloud and the state file the playground's own."""
-    probe = Settings(_env_file=None)
-    if not world.credentials:
-        raise ConfigError("VPNBOT_SIM_WORLD: the world has no credentials")
-    world_secret_id, world_secret_key = next(iter(world.credentials.items()))
-    endpoint = sim.v3_url if probe.vpnbot_cloud_api == "v3" else sim.url
+    """The bot's settings: ``base`` (the environment's), with Slack, the cloud and the state file the playground's
+    own."""
     values: dict[str, Any] = {
         "slack_bot_token": slack.bot_token,
         "slack_signing_secret": signing_secret,
         "slack_app_token": None,
         "slack_api_url": slack.api_url,
-        "tencentcloud_secret_id": world_secret_id,
-        "tencentcloud_secret_key": world_secret_key,
-        "vpnbot_cloud_endpoint": endpoint,
+        "tencentcloud_secret_id": credentials.secret_id,
+        "tencentcloud_secret_key": credentials.secret_key.get_secret_value(),
+        "vpnbot_cloud_endpoint": sim_endpoint(sim, base),
         "vpnbot_approvers": APPROVERS,
         "vpnbot_approval_channel": CHANNEL_ID,
         "vpnbot_state_path": state_path,
         "vpnbot_store_key": None,
     }
-    return Settings(_env_file=None, **values)
+    return Settings(_env_file=None, **values)  # validated again: every value gets its field's type
 
 
 @asynccontextmanager
 async def running_playground(port: int, *, host: str = HOST) -> AsyncIterator[RunningPlayground]:
     """Everything up and serving for the life of the block; ``port`` 0 picks a free one."""
-    probe = Settings(_env_file=None)
-    try:
-        world = load_world(probe.vpnbot_sim_world)
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"VPNBOT_SIM_WORLD: cannot load {probe.vpnbot_sim_world}: {error}") from None
-    if probe.vpnbot_sim_task_seconds is not None:
-        world = world.model_copy(update={"task_seconds": probe.vpnbot_sim_task_seconds})
+    base = Settings(_env_file=None)
+    world, credentials = sim_world(base)
     async with AsyncExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vpnbot-playground-")))
         sim = await stack.enter_async_context(SimServer(SimState(world)))
@@ -89,7 +82,7 @@ async def running_playground(port: int, *, host: str = HOST) -> AsyncIterator[Ru
         url = f"http://{host}:{actual}/"
         slack.workspace_url = url
         signing_secret = secrets.token_hex(16)
-        settings = playground_settings(slack, sim, world, directory / "state.sqlite", signing_secret)
+        settings = playground_settings(base, slack, sim, credentials, directory / "state.sqlite", signing_secret)
         bot = await stack.enter_async_context(running_bot(settings, sim=False, port=0, host=HOST))
         assert bot.url is not None  # HTTP mode: no app token
         http = await stack.enter_async_context(httpx.AsyncClient())

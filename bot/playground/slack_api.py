@@ -673,8 +673,8 @@ class SlackStandin:
         return trigger_id
 
     def open_views(self, user_id: str) -> list[JSONDict]:
-        """The modal stacks open for ``user_id`` (copies, root first), each as its list of views, bottom first;
-        a stack leaves when :meth:`close_view` closes its root."""
+        """The top view of each modal stack open for ``user_id`` (copies): at most one, since a ``views.open`` for a
+        person replaces their stack; a stack leaves when :meth:`close_view` closes its root."""
         stacks = [ids for root, ids in self._stacks.items() if self._view_users.get(root) == user_id]
         return [copy.deepcopy(self._views[i]) for ids in stacks for i in ids[-1:]]
 

@@ -254,8 +254,11 @@ class Workspace:
         given = self.modal_errors.get(view_id)
         if given is None:
             return {}
-        current = self.slack.views.get(view_id)
-        return dict(given[1]) if current is not None and current["hash"] == given[0] else {}
+        try:
+            current = self.slack.view(view_id)  # one view's copy (``views`` copies every view there is)
+        except LookupError:
+            return {}
+        return dict(given[1]) if current["hash"] == given[0] else {}
 
     async def _post(self, body: bytes) -> httpx.Response | None:
         """POST ``body`` signed to the bot (with the content type Slack sends it with); None when it did not answer
